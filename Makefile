@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# irqlab's two commands, and a few for developers.  The work is done by
+# scripts/irqlab-build (set-up, patching, build, tests), which skips what is
+# already done; see README.md and docs/building.rst.
+
+BUILD := scripts/irqlab-build
+
+.PHONY: check demo setup build test export-patches clean distclean help
+
+## make check: set up everything, build, run every test, print timings.
+check:
+	@$(BUILD) reset-times setup test times
+
+## make demo: set up everything and run the main job.
+demo:
+	@$(BUILD) reset-times setup demo times
+
+## make setup: set-up and build only.
+setup build:
+	@$(BUILD) setup
+
+## make test: the tests, on what is built.
+test:
+	@$(BUILD) test
+
+## make export-patches: a git-am-able series in build/export/series.
+export-patches:
+	@$(BUILD) setup
+	@scripts/irqlab-export
+
+## make clean: drop the QEMU build (not the downloads or the source tree).
+clean:
+	rm -rf build/qemu build/stamps/configure
+
+## make distclean: drop everything under build/.
+distclean:
+	rm -rf build
+
+help:
+	@sed -n 's/^## //p' Makefile

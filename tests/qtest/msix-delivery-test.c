@@ -1,0 +1,270 @@
+/*
+ * MSI-X delivery on a stock device, as QEMU's MSI-X core implements it
+ *
+ * The baseline every irqlab hook patch must keep: a table entry pointed at
+ * guest RAM receives its message data there; a masked entry (vector control
+ * bit 0) or a set function mask (MASKALL) holds the message in the Pending
+ * Bit Array instead, and unmasking delivers it and clears the pending bit
+ * (PCI Local Bus Specification 3.0, section 6.8.2, "MSI-X Capability and
+ * Table Structure"); an entry pointed at the local APIC raises its vector
+ * in the IRR of the destination CPU.
+ *
+ * The device is a stock e1000e on q35: its "other" interrupt cause is
+ * routed by IVAR to one MSI-X vector and raised by writing ICS, which is
+ * the smallest guest action that makes a stock PCI device call
+ * msix_notify().  Pending bits are only read, never written: they drain
+ * by unmasking, as the specification has it.
+ *
+ * Copyright (c) 2026 irqlab developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/libqos-pc.h"
+#include "hw/net/e1000_regs.h"
+#include "standard-headers/linux/pci_regs.h"
+
+#define E1000E_DEVFN            QPCI_DEVFN(4, 0)
+/* The vector IVAR routes the "other" cause to: not 0, to catch mix-ups. */
+#define TEST_VECTOR             2
+#define TEST_DATA               0x4d53495aU     /* "MSIZ" */
+/*
+ * e1000e's interrupt throttling holds a message that follows another
+ * within its mitigation window (EITR; 128 us of virtual time as QEMU
+ * models it) and sends it when its timer fires: step past that.
+ */
+#define E1000E_MITIGATION_NS    (1 * 1000 * 1000)
+
+/* The x86 local APIC's MSI window (Intel SDM vol. 3, 11.11.1). */
+#define APIC_MSI_BASE           0xfee00000ULL
+#define TEST_APIC_VECTOR        0x61
+
+typedef struct TestState {
+    QOSState *qs;
+    QPCIDevice *dev;
+    QPCIBar mmio;
+    uint8_t msix_cap;
+    uint64_t target;            /* guest RAM the message is written to */
+} TestState;
+
+static void e1000e_writel(TestState *t, uint32_t reg, uint32_t val)
+{
+    qpci_io_writel(t->dev, t->mmio, reg, val);
+}
+
+static void table_writel(TestState *t, int vector, int field, uint32_t val)
+{
+    qpci_io_writel(t->dev, t->dev->msix_table_bar,
+                   t->dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE +
+                   field, val);
+}
+
+static uint32_t table_readl(TestState *t, int vector, int field)
+{
+    return qpci_io_readl(t->dev, t->dev->msix_table_bar,
+                         t->dev->msix_table_off +
+                         vector * PCI_MSIX_ENTRY_SIZE + field);
+}
+
+static void set_entry(TestState *t, int vector, uint64_t addr, uint32_t data)
+{
+    table_writel(t, vector, PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)addr);
+    table_writel(t, vector, PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    table_writel(t, vector, PCI_MSIX_ENTRY_DATA, data);
+}
+
+static void set_entry_masked(TestState *t, int vector, bool masked)
+{
+    table_writel(t, vector, PCI_MSIX_ENTRY_VECTOR_CTRL,
+                 masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+}
+
+static void set_function_mask(TestState *t, bool masked)
+{
+    uint16_t ctrl = qpci_config_readw(t->dev, t->msix_cap + PCI_MSIX_FLAGS);
+
+    ctrl = masked ? ctrl | PCI_MSIX_FLAGS_MASKALL
+                  : ctrl & ~PCI_MSIX_FLAGS_MASKALL;
+    qpci_config_writew(t->dev, t->msix_cap + PCI_MSIX_FLAGS, ctrl);
+}
+
+/* What the message wrote to guest RAM since the last call; then clear it. */
+static uint32_t take_message(TestState *t)
+{
+    uint32_t val = qtest_readl(t->qs->qts, t->target);
+
+    qtest_writel(t->qs->qts, t->target, 0);
+    return val;
+}
+
+/*
+ * Raise e1000e's "other" cause: ICS sets it in ICR and, with IMS enabling
+ * it, the device notifies the vector IVAR names.  ICR is cleared first so
+ * that the cause is new each time (e1000e only signals new causes); the
+ * virtual clock then runs past the mitigation window.
+ */
+static void raise_other_cause(TestState *t)
+{
+    e1000e_writel(t, E1000_ICR, 0xffffffff);
+    e1000e_writel(t, E1000_ICS, E1000_ICR_OTHER);
+    qtest_clock_step(t->qs->qts, E1000E_MITIGATION_NS);
+}
+
+static TestState *setup(void)
+{
+    TestState *t = g_new0(TestState, 1);
+
+    t->qs = qtest_pc_boot("-machine q35 -nodefaults "
+                          "-device e1000e,id=nic,addr=04.0,romfile=");
+    t->dev = qpci_device_find(t->qs->pcibus, E1000E_DEVFN);
+    g_assert(t->dev);
+    qpci_device_enable(t->dev);         /* memory space and bus master */
+    t->mmio = qpci_iomap(t->dev, 0, NULL);
+    t->msix_cap = qpci_find_capability(t->dev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmphex(t->msix_cap, !=, 0);
+    t->target = guest_alloc(&t->qs->alloc, 4);
+    qtest_writel(t->qs->qts, t->target, 0);
+
+    qpci_msix_enable(t->dev);
+    g_assert_cmpuint(qpci_msix_table_size(t->dev), >, TEST_VECTOR);
+    set_entry(t, TEST_VECTOR, t->target, TEST_DATA);
+    set_entry_masked(t, TEST_VECTOR, false);
+
+    e1000e_writel(t, E1000_IVAR,
+                  (E1000_IVAR_INT_ALLOC_VALID | TEST_VECTOR)
+                  << E1000_IVAR_OTHER_SHIFT);
+    e1000e_writel(t, E1000_IMS, E1000_IMS_OTHER);
+    return t;
+}
+
+static void teardown(TestState *t)
+{
+    qpci_msix_disable(t->dev);
+    g_free(t->dev);
+    qtest_shutdown(t->qs);
+    g_free(t);
+}
+
+static void test_deliver_to_ram(void)
+{
+    TestState *t = setup();
+
+    g_assert_cmphex(table_readl(t, TEST_VECTOR, PCI_MSIX_ENTRY_DATA), ==,
+                    TEST_DATA);
+    raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+
+    /* One message per new cause: a second one arrives too. */
+    raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    teardown(t);
+}
+
+static void test_masked_entry_holds_pending(void)
+{
+    TestState *t = setup();
+
+    set_entry_masked(t, TEST_VECTOR, true);
+    raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, 0);
+    g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
+    /* Only the notified vector is pending. */
+    g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR - 1));
+
+    /* The entry can be rewritten while masked; unmasking sends the new one. */
+    set_entry(t, TEST_VECTOR, t->target, TEST_DATA + 1);
+    set_entry_masked(t, TEST_VECTOR, false);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA + 1);
+    g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    teardown(t);
+}
+
+static void test_function_mask_holds_pending(void)
+{
+    TestState *t = setup();
+
+    set_function_mask(t, true);
+    raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, 0);
+    g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
+
+    set_function_mask(t, false);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    teardown(t);
+}
+
+/* Both masks: the message waits until the last of them is lifted. */
+static void test_entry_and_function_mask(void)
+{
+    TestState *t = setup();
+
+    set_function_mask(t, true);
+    set_entry_masked(t, TEST_VECTOR, true);
+    raise_other_cause(t);
+    set_function_mask(t, false);
+    g_assert_cmphex(take_message(t), ==, 0);
+    g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
+
+    set_entry_masked(t, TEST_VECTOR, false);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    teardown(t);
+}
+
+/* Whether `info lapic` lists @vector in CPU 0's Interrupt Request Register. */
+static bool lapic_irr_has(TestState *t, unsigned vector)
+{
+    g_autofree char *out = qtest_hmp(t->qs->qts, "info lapic");
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    g_autofree char *want = g_strdup_printf(" %u ", vector);
+
+    for (int i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], "IRR")) {
+            g_autofree char *irr = g_strconcat(lines[i], " ", NULL);
+            return strstr(irr, want) != NULL;
+        }
+    }
+    g_assert_not_reached();     /* `info lapic` always prints its IRR */
+}
+
+/*
+ * An entry in the compatibility format (Intel SDM vol. 3, 11.11.1 and
+ * 11.11.2: destination APIC ID in address bits 19:12, fixed delivery,
+ * vector in data bits 7:0) reaches CPU 0's local APIC: the vector shows in
+ * its IRR.
+ */
+static void test_deliver_to_lapic(void)
+{
+    TestState *t = setup();
+
+    g_assert_false(lapic_irr_has(t, TEST_APIC_VECTOR));
+    set_entry(t, TEST_VECTOR, APIC_MSI_BASE | (0 << 12), TEST_APIC_VECTOR);
+    raise_other_cause(t);
+    g_assert_true(lapic_irr_has(t, TEST_APIC_VECTOR));
+    g_assert_false(lapic_irr_has(t, TEST_APIC_VECTOR + 1));
+    /* Nothing went to the old RAM target. */
+    g_assert_cmphex(take_message(t), ==, 0);
+    teardown(t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/msix-delivery/e1000e/ram", test_deliver_to_ram);
+    qtest_add_func("/msix-delivery/e1000e/masked-entry",
+                   test_masked_entry_holds_pending);
+    qtest_add_func("/msix-delivery/e1000e/function-mask",
+                   test_function_mask_holds_pending);
+    qtest_add_func("/msix-delivery/e1000e/both-masks",
+                   test_entry_and_function_mask);
+    qtest_add_func("/msix-delivery/e1000e/lapic", test_deliver_to_lapic);
+
+    return g_test_run();
+}
