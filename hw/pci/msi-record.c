@@ -1,0 +1,390 @@
+/*
+ * What a PCI function's MSI and MSI-X did: trace events, per-vector
+ * counters and a bounded event log, for every PCI device
+ *
+ * Every event goes three ways at once: a trace event (hw/pci/trace-events,
+ * msix_* and msi_*), the device's counters, and its event log, a ring of
+ * the last x-msi-log-size events that counts what it overwrote.  Nothing
+ * here changes what the MSI core does; it only looks.  The log costs a few
+ * stores per event and is read only by the monitor.
+ *
+ * Counters and log are observability, not guest state: they are not
+ * migrated, and counters restart at device reset (the log keeps going and
+ * records the reset).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/timer.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/msi-decode.h"
+#include "hw/pci/msi-record.h"
+#include "trace.h"
+
+/* MSI-X message control, high byte (PCI 3.0, 6.8.2.3) */
+#define MSIX_CONTROL_ENABLE     (PCI_MSIX_FLAGS_ENABLE >> 8)
+#define MSIX_CONTROL_MASKALL    (PCI_MSIX_FLAGS_MASKALL >> 8)
+
+static MSIRecord *msi_record(PCIDevice *dev)
+{
+    if (!dev->msi_record) {
+        dev->msi_record = g_new0(MSIRecord, 1);
+        dev->msi_record->size = dev->msi_log_size;
+    }
+    return dev->msi_record;
+}
+
+static void msi_record_log(PCIDevice *dev, MsiEventKind kind,
+                           MsiCapability cap, unsigned vector,
+                           unsigned dword, uint64_t a, uint64_t b)
+{
+    MSIRecord *r = msi_record(dev);
+    MSIRecordEvent *ev;
+
+    if (!r->size) {
+        r->next_seq++;
+        return;
+    }
+    if (!r->ring) {
+        r->ring = g_new(MSIRecordEvent, r->size);
+    }
+    ev = &r->ring[r->next_seq % r->size];
+    ev->seq = r->next_seq++;
+    ev->time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    ev->kind = kind;
+    ev->cap = cap;
+    ev->vector = vector;
+    ev->dword = dword;
+    ev->a = a;
+    ev->b = b;
+}
+
+/* The counters of @vector; NULL if the device has no such vector. */
+static MSIVectorCounters *counters(PCIDevice *dev, MsiCapability cap,
+                                   unsigned vector)
+{
+    MSIRecord *r = msi_record(dev);
+
+    if (cap == MSI_CAPABILITY_MSI) {
+        return vector < MSI_RECORD_MSI_VECTORS ? &r->msi[vector] : NULL;
+    }
+    return vector < r->msix_nr ? &r->msix[vector] : NULL;
+}
+
+static const char *describe(uint64_t address, uint32_t data,
+                            char buf[MSI_DESCRIBE_LEN])
+{
+    return msi_describe_x86(address, data, buf, MSI_DESCRIBE_LEN);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+void msi_record_free(PCIDevice *dev)
+{
+    if (dev->msi_record) {
+        g_free(dev->msi_record->ring);
+        g_free(dev->msi_record->msix);
+        g_clear_pointer(&dev->msi_record, g_free);
+    }
+}
+
+/* Take the registers as they are now as the base for old -> new. */
+void msi_record_resync(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+
+    if (msix_present(dev)) {
+        r->msix_control = dev->config[dev->msix_cap + PCI_MSIX_FLAGS + 1];
+    }
+    if (msi_present(dev)) {
+        for (int i = 0; i < MSI_CAP_DWORDS; i++) {
+            unsigned off = dev->msi_cap + i * 4;
+
+            r->msi_cap[i] = off + 4 <= pci_config_size(dev) ?
+                            pci_get_long(dev->config + off) : 0;
+        }
+    }
+}
+
+void msi_record_reset(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+
+    trace_msi_record_reset(dev->name);
+    if (r->msix) {
+        memset(r->msix, 0, r->msix_nr * sizeof(*r->msix));
+    }
+    memset(r->msi, 0, sizeof(r->msi));
+    msi_record_log(dev, MSI_EVENT_KIND_RESET,
+                   msix_present(dev) ? MSI_CAPABILITY_MSIX : MSI_CAPABILITY_MSI,
+                   MSI_RECORD_NO_VECTOR, 0, 0, 0);
+    msi_record_resync(dev);
+}
+
+void msi_record_msix_init(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+
+    g_free(r->msix);
+    r->msix_nr = dev->msix_entries_nr;
+    r->msix = g_new0(MSIVectorCounters, r->msix_nr);
+    msi_record_resync(dev);
+}
+
+void msi_record_msix_uninit(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+
+    g_clear_pointer(&r->msix, g_free);
+    r->msix_nr = 0;
+}
+
+/* ---------------------------------------------------------------- MSI-X */
+
+void msix_record_control(PCIDevice *dev, uint8_t control)
+{
+    MSIRecord *r = msi_record(dev);
+    uint8_t old = r->msix_control;
+
+    if (old == control) {
+        return;
+    }
+    r->msix_control = control;
+    trace_msix_control(dev->name,
+                       !!(old & MSIX_CONTROL_ENABLE),
+                       !!(control & MSIX_CONTROL_ENABLE),
+                       !!(old & MSIX_CONTROL_MASKALL),
+                       !!(control & MSIX_CONTROL_MASKALL));
+    msi_record_log(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSIX,
+                   MSI_RECORD_NO_VECTOR, 0, old << 8, control << 8);
+}
+
+void msix_record_table_write(PCIDevice *dev, hwaddr offset,
+                             uint32_t old, uint32_t new)
+{
+    unsigned entry = offset / PCI_MSIX_ENTRY_SIZE;
+    unsigned dword = (offset % PCI_MSIX_ENTRY_SIZE) / 4;
+
+    trace_msix_table_write(dev->name, entry, dword, old, new);
+    msi_record_log(dev, MSI_EVENT_KIND_TABLE_WRITE, MSI_CAPABILITY_MSIX,
+                   entry, dword, old, new);
+
+    /*
+     * Software writes address low, address high, then data (Linux's
+     * __pci_write_msi_msg(); PCI 3.0, 6.8.3.5 asks for the entry to be
+     * masked meanwhile): the data dword completes the message.
+     */
+    if (dword * 4 == PCI_MSIX_ENTRY_DATA) {
+        MSIMessage msg = msix_get_message(dev, entry);
+        char buf[MSI_DESCRIBE_LEN];
+
+        trace_msix_entry_programmed(dev->name, entry, msg.address, msg.data,
+                                    describe(msg.address, msg.data, buf));
+        msi_record_log(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSIX,
+                       entry, 0, msg.address, msg.data);
+    }
+}
+
+void msix_record_mask(PCIDevice *dev, unsigned vector, bool masked)
+{
+    trace_msix_vector_mask(dev->name, vector, masked);
+    msi_record_log(dev, masked ? MSI_EVENT_KIND_MASK : MSI_EVENT_KIND_UNMASK,
+                   MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
+}
+
+void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending)
+{
+    trace_msix_pba(dev->name, vector, pending);
+    msi_record_log(dev, pending ? MSI_EVENT_KIND_PENDING_SET
+                                : MSI_EVENT_KIND_PENDING_CLEAR,
+                   MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
+}
+
+void msix_record_held(PCIDevice *dev, unsigned vector)
+{
+    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
+
+    trace_msix_notify_held(dev->name, vector);
+    if (c) {
+        c->held++;
+    }
+    msi_record_log(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSIX, vector,
+                   0, 0, 0);
+}
+
+void msix_record_dropped(PCIDevice *dev, unsigned vector)
+{
+    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
+
+    trace_msix_notify_dropped(dev->name, vector);
+    if (c) {
+        c->dropped++;
+    }
+    msi_record_log(dev, MSI_EVENT_KIND_DROPPED, MSI_CAPABILITY_MSIX, vector,
+                   0, 0, 0);
+}
+
+void msix_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg)
+{
+    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
+
+    trace_msix_notify_delivered(dev->name, vector, msg.address, msg.data);
+    if (c) {
+        c->sent++;
+    }
+    msi_record_log(dev, MSI_EVENT_KIND_MESSAGE, MSI_CAPABILITY_MSIX, vector,
+                   0, msg.address, msg.data);
+}
+
+void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
+                           unsigned size)
+{
+    trace_msix_pba_write(dev->name, offset, val, size);
+    msi_record_log(dev, MSI_EVENT_KIND_PBA_WRITE, MSI_CAPABILITY_MSIX,
+                   MSI_RECORD_NO_VECTOR, offset / 4, 0, val);
+}
+
+/* ------------------------------------------------------------------ MSI */
+
+/*
+ * The MSI capability's layout (PCI 3.0, 6.8.1): dword 0 holds message
+ * control in its upper half; then address, [upper address,] data,
+ * [mask bits, pending bits].
+ */
+static unsigned msi_data_dword(uint16_t flags)
+{
+    return flags & PCI_MSI_FLAGS_64BIT ? 3 : 2;
+}
+
+/*
+ * After a configuration write or an MSI state change by the device model:
+ * log what changed since last time, register by register, and each
+ * vector's mask and pending bit.
+ */
+void msi_record_config(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+    uint32_t now[MSI_CAP_DWORDS];
+    uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
+    unsigned data_dw = msi_data_dword(flags);
+    unsigned ndw = (flags & PCI_MSI_FLAGS_MASKBIT) ? data_dw + 3 : data_dw + 1;
+
+    for (unsigned i = 0; i < ndw; i++) {
+        now[i] = pci_get_long(dev->config + dev->msi_cap + i * 4);
+    }
+
+    if ((now[0] ^ r->msi_cap[0]) >> 16) {
+        trace_msi_control(dev->name, r->msi_cap[0] >> 16, now[0] >> 16);
+        msi_record_log(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSI,
+                       MSI_RECORD_NO_VECTOR, 0, r->msi_cap[0] >> 16,
+                       now[0] >> 16);
+    }
+    for (unsigned i = 1; i <= data_dw; i++) {
+        if (now[i] != r->msi_cap[i]) {
+            trace_msi_register_write(dev->name, i, r->msi_cap[i], now[i]);
+            msi_record_log(dev, MSI_EVENT_KIND_REGISTER_WRITE,
+                           MSI_CAPABILITY_MSI, MSI_RECORD_NO_VECTOR, i,
+                           r->msi_cap[i], now[i]);
+        }
+    }
+    if ((now[data_dw] ^ r->msi_cap[data_dw]) & 0xffff) {
+        /* The data register completes the message (Linux writes it last). */
+        MSIMessage msg = msi_get_message(dev, 0);
+        char buf[MSI_DESCRIBE_LEN];
+
+        trace_msi_vector_programmed(dev->name, msg.address, msg.data,
+                                    describe(msg.address, msg.data, buf));
+        msi_record_log(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSI, 0,
+                       0, msg.address, msg.data);
+    }
+    if (flags & PCI_MSI_FLAGS_MASKBIT) {
+        uint32_t mask_chg = now[data_dw + 1] ^ r->msi_cap[data_dw + 1];
+        uint32_t pend_chg = now[data_dw + 2] ^ r->msi_cap[data_dw + 2];
+
+        for (unsigned v = 0; v < MSI_RECORD_MSI_VECTORS; v++) {
+            if (mask_chg & BIT(v)) {
+                bool masked = now[data_dw + 1] & BIT(v);
+
+                trace_msi_vector_mask(dev->name, v, masked);
+                msi_record_log(dev, masked ? MSI_EVENT_KIND_MASK
+                                           : MSI_EVENT_KIND_UNMASK,
+                               MSI_CAPABILITY_MSI, v, 0, 0, 0);
+            }
+            if (pend_chg & BIT(v)) {
+                bool pending = now[data_dw + 2] & BIT(v);
+
+                trace_msi_pending(dev->name, v, pending);
+                msi_record_log(dev, pending ? MSI_EVENT_KIND_PENDING_SET
+                                            : MSI_EVENT_KIND_PENDING_CLEAR,
+                               MSI_CAPABILITY_MSI, v, 0, 0, 0);
+            }
+        }
+    }
+    memcpy(r->msi_cap, now, ndw * sizeof(now[0]));
+}
+
+void msi_record_held(PCIDevice *dev, unsigned vector)
+{
+    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSI, vector);
+
+    trace_msi_notify_held(dev->name, vector);
+    if (c) {
+        c->held++;
+    }
+    msi_record_log(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSI, vector,
+                   0, 0, 0);
+    msi_record_config(dev);             /* the pending bit it set */
+}
+
+void msi_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg)
+{
+    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSI, vector);
+
+    trace_msi_notify_delivered(dev->name, vector, msg.address, msg.data);
+    if (c) {
+        c->sent++;
+    }
+    msi_record_log(dev, MSI_EVENT_KIND_MESSAGE, MSI_CAPABILITY_MSI, vector,
+                   0, msg.address, msg.data);
+}
+
+/* -------------------------------------------------------------- readers */
+
+const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
+                                             MsiCapability cap,
+                                             unsigned vector)
+{
+    static const MSIVectorCounters none;
+    const MSIVectorCounters *c = counters(dev, cap, vector);
+
+    return c ? c : &none;
+}
+
+void msi_record_foreach(PCIDevice *dev, uint64_t since,
+                        void (*fn)(const MSIRecordEvent *ev, void *opaque),
+                        void *opaque)
+{
+    MSIRecord *r = msi_record(dev);
+    uint64_t first = r->next_seq > r->size ? r->next_seq - r->size : 0;
+
+    if (!r->ring) {
+        return;
+    }
+    for (uint64_t seq = MAX(first, since); seq < r->next_seq; seq++) {
+        fn(&r->ring[seq % r->size], opaque);
+    }
+}
+
+uint64_t msi_record_next_seq(PCIDevice *dev)
+{
+    return msi_record(dev)->next_seq;
+}
+
+uint64_t msi_record_overwritten(PCIDevice *dev)
+{
+    MSIRecord *r = msi_record(dev);
+
+    return r->next_seq > r->size ? r->next_seq - r->size : 0;
+}

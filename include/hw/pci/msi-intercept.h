@@ -1,0 +1,57 @@
+/*
+ * MSI interceptors: models that claim or watch PCI MSI/MSI-X messages
+ *
+ * An interrupt controller model that is not reached through the bus-master
+ * address space (Xen's pirq / event-channel emulation is the first) sees
+ * each message here before it is written, in registration order, and may
+ * claim it; it also sees each vector's message whenever the guest programs
+ * or masks it.  Nothing else in QEMU changes: with no interceptor
+ * registered, messages go to the bus-master address space (and from there
+ * through any IOMMU to the APIC) exactly as before.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_PCI_MSI_INTERCEPT_H
+#define HW_PCI_MSI_INTERCEPT_H
+
+#include "qemu/queue.h"
+
+typedef struct PCIMSIInterceptor PCIMSIInterceptor;
+
+struct PCIMSIInterceptor {
+    /* Shown in trace events. */
+    const char *name;
+
+    /*
+     * A message from @dev, before it is written to the bus-master address
+     * space and before any IOMMU translates it.  Return true if the model
+     * took it; then no later interceptor sees it and nothing is written.
+     * May be NULL.
+     */
+    bool (*deliver)(PCIDevice *dev, uint64_t address, uint32_t data);
+
+    /*
+     * The message or mask of vector @vector of @dev may have changed: an
+     * MSI-X table write or mask change (@is_msix), or an MSI configuration
+     * write.  @masked is whether a notify would now be held.  May be NULL.
+     */
+    void (*snoop)(PCIDevice *dev, bool is_msix, unsigned vector,
+                  uint64_t address, uint32_t data, bool masked);
+
+    /* @dev is going away.  May be NULL. */
+    void (*device_removed)(PCIDevice *dev);
+
+    QTAILQ_ENTRY(PCIMSIInterceptor) next;
+};
+
+void pci_msi_interceptor_register(PCIMSIInterceptor *ic);
+void pci_msi_interceptor_unregister(PCIMSIInterceptor *ic);
+
+/* For the MSI core (hw/pci/pci.c, msi.c, msix.c). */
+bool pci_msi_intercept(PCIDevice *dev, uint64_t address, uint32_t data);
+void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
+                   uint64_t address, uint32_t data, bool masked);
+void pci_msi_device_removed(PCIDevice *dev);
+
+#endif

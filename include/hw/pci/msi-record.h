@@ -1,0 +1,100 @@
+/*
+ * What a PCI function's MSI and MSI-X did: trace events, per-vector
+ * counters and a bounded event log, for every PCI device
+ *
+ * QEMU's MSI/MSI-X core (hw/pci/msix.c, msi.c, pci.c) calls these at each
+ * step; x-query-msix and x-query-msix-log (hw/pci/msi-monitor.c) read the
+ * result.  docs/msix-instrumentation.rst lists every event.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_PCI_MSI_RECORD_H
+#define HW_PCI_MSI_RECORD_H
+
+#include "hw/pci/pci_device.h"
+#include "qapi/qapi-types-pci-msi.h"
+
+/* The most vectors an MSI capability has (PCI 3.0, 6.8.1.3). */
+#define MSI_RECORD_MSI_VECTORS  32
+
+/* Default capacity of a device's event log (property x-msi-log-size). */
+#define MSI_LOG_SIZE_DEFAULT    4096
+#define MSI_LOG_SIZE_MAX        (1024 * 1024)
+
+/* MSIRecordEvent.vector of an event that concerns no one vector. */
+#define MSI_RECORD_NO_VECTOR    0xffff
+
+/* Messages sent, and notifies held or dropped, for one vector. */
+typedef struct MSIVectorCounters {
+    uint64_t sent;
+    uint64_t held;
+    uint64_t dropped;
+} MSIVectorCounters;
+
+/* One logged event; see MsiLogEntry in qapi/pci-msi.json. */
+typedef struct MSIRecordEvent {
+    uint64_t seq;
+    int64_t time_ns;            /* QEMU_CLOCK_VIRTUAL */
+    uint64_t a;                 /* old value, or message address */
+    uint64_t b;                 /* new value, or message data */
+    uint16_t vector;            /* or MSI_RECORD_NO_VECTOR */
+    uint8_t kind;               /* MsiEventKind */
+    uint8_t cap;                /* MsiCapability */
+    uint8_t dword;
+} MSIRecordEvent;
+
+/* Dwords of the largest MSI capability (64-bit, per-vector masking). */
+#define MSI_CAP_DWORDS          6
+
+typedef struct MSIRecord {
+    /* The event log: a ring of @size events, allocated on first use. */
+    MSIRecordEvent *ring;
+    uint32_t size;
+    uint64_t next_seq;          /* event n lives in ring[n % size] */
+
+    MSIVectorCounters *msix;    /* msix_entries_nr of them */
+    unsigned msix_nr;
+    MSIVectorCounters msi[MSI_RECORD_MSI_VECTORS];
+
+    /* Last values seen, to log changes as old -> new. */
+    uint8_t msix_control;       /* message control, bits 15:8 */
+    uint32_t msi_cap[MSI_CAP_DWORDS];
+} MSIRecord;
+
+/* Lifecycle: pci.c and msix.c */
+void msi_record_free(PCIDevice *dev);
+void msi_record_reset(PCIDevice *dev);
+void msi_record_resync(PCIDevice *dev);
+void msi_record_msix_init(PCIDevice *dev);
+void msi_record_msix_uninit(PCIDevice *dev);
+
+/* MSI-X: msix.c */
+void msix_record_control(PCIDevice *dev, uint8_t control);
+void msix_record_table_write(PCIDevice *dev, hwaddr offset,
+                             uint32_t old, uint32_t new);
+void msix_record_mask(PCIDevice *dev, unsigned vector, bool masked);
+void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending);
+void msix_record_held(PCIDevice *dev, unsigned vector);
+void msix_record_dropped(PCIDevice *dev, unsigned vector);
+void msix_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg);
+void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
+                           unsigned size);
+
+/* MSI: msi.c */
+void msi_record_config(PCIDevice *dev);
+void msi_record_held(PCIDevice *dev, unsigned vector);
+void msi_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg);
+
+/* Readers: hw/pci/msi-monitor.c */
+const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
+                                             MsiCapability cap,
+                                             unsigned vector);
+/* Calls @fn for each logged event with seq >= @since, oldest first. */
+void msi_record_foreach(PCIDevice *dev, uint64_t since,
+                        void (*fn)(const MSIRecordEvent *ev, void *opaque),
+                        void *opaque);
+uint64_t msi_record_next_seq(PCIDevice *dev);
+uint64_t msi_record_overwritten(PCIDevice *dev);
+
+#endif
