@@ -7,7 +7,8 @@
  * Bit Array instead, and unmasking delivers it and clears the pending bit
  * (PCI Local Bus Specification 3.0, section 6.8.2, "MSI-X Capability and
  * Table Structure"); an entry pointed at the local APIC raises its vector
- * in the IRR of the destination CPU.
+ * in the IRR of the destination CPU.  At each step, the vector's counters
+ * and pending bit as x-query-msix reports them (hw/pci/msi-record.c) agree.
  *
  * The device is a stock e1000e on q35: its "other" interrupt cause is
  * routed by IVAR to one MSI-X vector and raised by writing ICS, which is
@@ -27,15 +28,19 @@
 #include "libqos/libqos-pc.h"
 #include "hw/net/e1000_regs.h"
 #include "standard-headers/linux/pci_regs.h"
+#include "qobject/qlist.h"
+#include "msix-query.h"
 
 #define E1000E_DEVFN            QPCI_DEVFN(4, 0)
 /* The vector IVAR routes the "other" cause to: not 0, to catch mix-ups. */
 #define TEST_VECTOR             2
 #define TEST_DATA               0x4d53495aU     /* "MSIZ" */
 /*
- * e1000e's interrupt throttling holds a message that follows another
- * within its mitigation window (EITR; 128 us of virtual time as QEMU
- * models it) and sends it when its timer fires: step past that.
+ * e1000e's interrupt throttling (EITR; at least 128 us of virtual time as
+ * QEMU models it): a notify goes out at once and opens a window; notifies
+ * inside the window are held by the device and sent as one message when
+ * it closes.  The tests raise one cause per window, and step the clock
+ * past a window only where they count what it sends.
  */
 #define E1000E_MITIGATION_NS    (1 * 1000 * 1000)
 
@@ -103,15 +108,29 @@ static uint32_t take_message(TestState *t)
 
 /*
  * Raise e1000e's "other" cause: ICS sets it in ICR and, with IMS enabling
- * it, the device notifies the vector IVAR names.  ICR is cleared first so
- * that the cause is new each time (e1000e only signals new causes); the
- * virtual clock then runs past the mitigation window.
+ * it, the device notifies the vector IVAR names (or holds it pending if
+ * masked).  Then acknowledge it (write ICR), as a driver's handler would,
+ * so that the cause is new the next time (e1000e only signals new causes).
  */
 static void raise_other_cause(TestState *t)
 {
-    e1000e_writel(t, E1000_ICR, 0xffffffff);
     e1000e_writel(t, E1000_ICS, E1000_ICR_OTHER);
-    qtest_clock_step(t->qs->qts, E1000E_MITIGATION_NS);
+    e1000e_writel(t, E1000_ICR, 0xffffffff);
+}
+
+/* x-query-msix's view of TEST_VECTOR: messages sent, notifies held. */
+static void check_counts(TestState *t, int64_t sent, int64_t held,
+                         bool pending)
+{
+    g_autoptr(QDict) s = msix_query_state(t->qs->qts, "nic");
+    QDict *v = msix_query_vector(s, TEST_VECTOR);
+
+    g_assert_cmpint(qdict_get_int(v, "sent"), ==, sent);
+    g_assert_cmpint(qdict_get_int(v, "held"), ==, held);
+    g_assert_cmpint(qdict_get_int(v, "dropped"), ==, 0);
+    g_assert_cmpint(qdict_get_bool(v, "pending"), ==, pending);
+    g_assert_cmpint(qdict_get_bool(v, "pending"), ==,
+                    qpci_msix_pending(t->dev, TEST_VECTOR));
 }
 
 static TestState *setup(void)
@@ -158,10 +177,15 @@ static void test_deliver_to_ram(void)
     raise_other_cause(t);
     g_assert_cmphex(take_message(t), ==, TEST_DATA);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    check_counts(t, 1, 0, false);
 
-    /* One message per new cause: a second one arrives too. */
+    /* A second cause inside the throttling window waits for its end. */
     raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, 0);
+    check_counts(t, 1, 0, false);
+    qtest_clock_step(t->qs->qts, E1000E_MITIGATION_NS);
     g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    check_counts(t, 2, 0, false);
     teardown(t);
 }
 
@@ -175,12 +199,14 @@ static void test_masked_entry_holds_pending(void)
     g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
     /* Only the notified vector is pending. */
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR - 1));
+    check_counts(t, 0, 1, true);
 
     /* The entry can be rewritten while masked; unmasking sends the new one. */
     set_entry(t, TEST_VECTOR, t->target, TEST_DATA + 1);
     set_entry_masked(t, TEST_VECTOR, false);
     g_assert_cmphex(take_message(t), ==, TEST_DATA + 1);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    check_counts(t, 1, 1, false);
     teardown(t);
 }
 
@@ -192,10 +218,12 @@ static void test_function_mask_holds_pending(void)
     raise_other_cause(t);
     g_assert_cmphex(take_message(t), ==, 0);
     g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
+    check_counts(t, 0, 1, true);
 
     set_function_mask(t, false);
     g_assert_cmphex(take_message(t), ==, TEST_DATA);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
+    check_counts(t, 1, 1, false);
     teardown(t);
 }
 
@@ -253,6 +281,44 @@ static void test_deliver_to_lapic(void)
     teardown(t);
 }
 
+/* The counters restart at device reset; the log keeps going and says so. */
+static void test_reset_clears_counters(void)
+{
+    TestState *t = setup();
+    int64_t seq;
+
+    raise_other_cause(t);
+    g_assert_cmphex(take_message(t), ==, TEST_DATA);
+    check_counts(t, 1, 0, false);
+    seq = msix_log_next_seq(t->qs->qts, "nic");
+
+    qobject_unref(qtest_qmp(t->qs->qts, "{'execute': 'system_reset'}"));
+    qtest_qmp_eventwait(t->qs->qts, "RESET");
+    g_assert_cmpint(msix_query_counter(t->qs->qts, "nic", TEST_VECTOR,
+                                       "sent"), ==, 0);
+    g_assert_false(msix_query_flag(t->qs->qts, "nic", TEST_VECTOR, "used") &&
+                   !msix_query_flag(t->qs->qts, "nic", TEST_VECTOR,
+                                    "masked"));
+    {
+        g_autoptr(QDict) resp = msix_qmp_ok(t->qs->qts, "x-query-msix-log",
+                                            "nic", seq);
+        QList *entries = qdict_get_qlist(qdict_get_qdict(resp, "return"),
+                                         "entries");
+        QListEntry *e;
+        bool reset = false;
+
+        QLIST_FOREACH_ENTRY(entries, e) {
+            QDict *ev = qobject_to(QDict, qlist_entry_obj(e));
+
+            reset |= g_str_equal(qdict_get_str(ev, "kind"), "reset");
+        }
+        g_assert_true(reset);
+    }
+    g_free(t->dev);
+    qtest_shutdown(t->qs);
+    g_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -265,6 +331,7 @@ int main(int argc, char **argv)
     qtest_add_func("/msix-delivery/e1000e/both-masks",
                    test_entry_and_function_mask);
     qtest_add_func("/msix-delivery/e1000e/lapic", test_deliver_to_lapic);
+    qtest_add_func("/msix-delivery/e1000e/reset", test_reset_clears_counters);
 
     return g_test_run();
 }

@@ -1,0 +1,495 @@
+/*
+ * The MSI/MSI-X instrumentation of stock devices, step by step
+ *
+ * Replays Linux's msix_capability_init() (drivers/pci/msi/msi.c; seeds
+ * 001/003) on two stock devices with different MSI-X layouts (nvme: table
+ * and PBA inside BAR0; e1000e: an exclusive BAR) and asserts after every
+ * step what x-query-msix reports and that x-query-msix-log holds exactly
+ * the events of that step.  Then: the decoder on known messages of each
+ * format, DWORD/QWORD/byte table accesses, PBA writes, the event ring's
+ * bound, monitor errors and the HMP commands.
+ *
+ * Copyright (c) 2026 irqlab developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/libqos-pc.h"
+#include "qobject/qjson.h"
+#include "qobject/qlist.h"
+#include "msix-query.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "standard-headers/linux/pci_regs.h"
+
+#define NVME_DEVFN      QPCI_DEVFN(3, 0)
+#define E1000E_DEVFN    QPCI_DEVFN(4, 0)
+#define STOCK_DEVICES   "-machine q35 -nodefaults " \
+                        "-device nvme,serial=irqlab,id=nvme,addr=03.0 " \
+                        "-device e1000e,id=nic,addr=04.0,romfile="
+
+/* The entries the replay programs, as Linux does for nvec = 3. */
+#define NVEC            3
+#define MSG_ADDR(i)     (0xfee00000U | ((i) << 12))     /* APIC ID i */
+#define MSG_DATA(i)     (0x30U + (i))                   /* vector, fixed */
+
+typedef struct MsixDev {
+    QPCIDevice *pdev;
+    const char *id;
+    uint8_t cap;
+    QPCIBar table_bar, pba_bar;
+    uint64_t table_off, pba_off;
+    uint16_t size;
+} MsixDev;
+
+/* ------------------------------------------------------------ device */
+
+static void msix_dev_init(MsixDev *m, QPCIBus *bus, int devfn, const char *id)
+{
+    uint32_t table, pba;
+
+    m->id = id;
+    m->pdev = qpci_device_find(bus, devfn);
+    g_assert(m->pdev);
+    qpci_device_enable(m->pdev);
+    m->cap = qpci_find_capability(m->pdev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmphex(m->cap, !=, 0);
+    m->size = (qpci_config_readw(m->pdev, m->cap + PCI_MSIX_FLAGS) &
+               PCI_MSIX_FLAGS_QSIZE) + 1;
+
+    table = qpci_config_readl(m->pdev, m->cap + PCI_MSIX_TABLE);
+    pba = qpci_config_readl(m->pdev, m->cap + PCI_MSIX_PBA);
+    m->table_bar = qpci_iomap(m->pdev, table & PCI_MSIX_TABLE_BIR, NULL);
+    m->table_off = table & PCI_MSIX_TABLE_OFFSET;
+    m->pba_bar = (pba & PCI_MSIX_PBA_BIR) == (table & PCI_MSIX_TABLE_BIR) ?
+                 m->table_bar : qpci_iomap(m->pdev, pba & PCI_MSIX_PBA_BIR,
+                                           NULL);
+    m->pba_off = pba & PCI_MSIX_PBA_OFFSET;
+}
+
+static uint64_t entry_off(MsixDev *m, int entry, int field)
+{
+    return m->table_off + entry * PCI_MSIX_ENTRY_SIZE + field;
+}
+
+static void entry_writel(MsixDev *m, int entry, int field, uint32_t val)
+{
+    qpci_io_writel(m->pdev, m->table_bar, entry_off(m, entry, field), val);
+}
+
+static void control_write(MsixDev *m, uint16_t set, uint16_t clear)
+{
+    uint16_t ctrl = qpci_config_readw(m->pdev, m->cap + PCI_MSIX_FLAGS);
+
+    qpci_config_writew(m->pdev, m->cap + PCI_MSIX_FLAGS,
+                       (ctrl | set) & ~clear);
+}
+
+/* Entry @i's mask bit as x-query-msix reports it, checked against all. */
+static void check_masks(QTestState *qts, MsixDev *m, bool enabled,
+                        bool function_masked, int unmasked)
+{
+    g_autoptr(QDict) s = msix_query_state(qts, m->id);
+
+    g_assert_cmpint(qdict_get_bool(s, "enabled"), ==, enabled);
+    g_assert_cmpint(qdict_get_bool(s, "function-masked"), ==,
+                    function_masked);
+    g_assert_cmpint(qdict_get_int(s, "table-size"), ==, m->size);
+    for (int i = 0; i < m->size; i++) {
+        g_assert_cmpint(qdict_get_bool(msix_query_vector(s, i), "masked"), ==,
+                        function_masked || i != unmasked);
+        g_assert_false(qdict_get_bool(msix_query_vector(s, i), "pending"));
+    }
+}
+
+/* ------------------------------------------------- msix_capability_init */
+
+static void replay_capability_init(int devfn, const char *id)
+{
+    QOSState *qs = qtest_pc_boot(STOCK_DEVICES);
+    QTestState *qts = qs->qts;
+    MsixDev m;
+    int64_t seq;
+
+    msix_dev_init(&m, qs->pcibus, devfn, id);
+    g_assert_cmpint(m.size, >, NVEC);
+    seq = msix_log_next_seq(qts, id);
+    check_masks(qts, &m, false, false, -1);
+
+    /* 1. ENABLE and MASKALL in one write (msix_capability_init step 1) */
+    control_write(&m, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 0);
+    seq = msix_expect_log(qts, id, seq, (MsixEvent[]) {
+        { "control", NONE, NONE, 0, 0xc000 },
+    }, 1);
+    check_masks(qts, &m, true, true, -1);
+
+    /* 2. write each entry's message: address low, high, data */
+    for (int i = 0; i < NVEC; i++) {
+        g_autoptr(QDict) s = NULL;
+        QDict *v, *d;
+
+        entry_writel(&m, i, PCI_MSIX_ENTRY_LOWER_ADDR, MSG_ADDR(i));
+        entry_writel(&m, i, PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+        entry_writel(&m, i, PCI_MSIX_ENTRY_DATA, MSG_DATA(i));
+        seq = msix_expect_log(qts, id, seq, (MsixEvent[]) {
+            { "table-write", i, 0, 0, MSG_ADDR(i) },
+            { "table-write", i, 1, 0, 0 },
+            { "table-write", i, 2, 0, MSG_DATA(i) },
+            { "programmed", i, NONE, NONE, NONE },
+        }, 4);
+
+        s = msix_query_state(qts, id);
+        v = msix_query_vector(s, i);
+        g_assert_cmpint(qdict_get_int(v, "address"), ==, MSG_ADDR(i));
+        g_assert_cmpint(qdict_get_int(v, "data"), ==, MSG_DATA(i));
+        g_assert_true(qdict_get_bool(v, "masked"));
+        d = qdict_get_qdict(v, "decoded");
+        g_assert_cmpstr(qdict_get_str(d, "format"), ==, "compat");
+        g_assert_cmpint(qdict_get_int(d, "dest-id"), ==, i);
+        g_assert_cmpint(qdict_get_int(d, "vector"), ==, MSG_DATA(i));
+    }
+    check_masks(qts, &m, true, true, -1);
+
+    /* 4. mask every entry (msix_mask_all): they already are, from reset */
+    for (int i = 0; i < m.size; i++) {
+        entry_writel(&m, i, PCI_MSIX_ENTRY_VECTOR_CTRL,
+                     PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    }
+    {
+        g_autofree MsixEvent *want = g_new(MsixEvent, m.size);
+
+        for (int i = 0; i < m.size; i++) {
+            want[i] = (MsixEvent) { "table-write", i, 3, 1, 1 };
+        }
+        seq = msix_expect_log(qts, id, seq, want, m.size);
+    }
+    check_masks(qts, &m, true, true, -1);
+
+    /* 5. clear MASKALL: every entry stays masked by its own bit */
+    control_write(&m, 0, PCI_MSIX_FLAGS_MASKALL);
+    seq = msix_expect_log(qts, id, seq, (MsixEvent[]) {
+        { "control", NONE, NONE, 0xc000, 0x8000 },
+    }, 1);
+    check_masks(qts, &m, true, false, -1);
+
+    /* request_irq() of entry 1 unmasks it */
+    entry_writel(&m, 1, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    msix_expect_log(qts, id, seq, (MsixEvent[]) {
+        { "table-write", 1, 3, 1, 0 },
+        { "unmask", 1, NONE, NONE, NONE },
+    }, 2);
+    check_masks(qts, &m, true, false, 1);
+
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+static void test_capability_init_nvme(void)
+{
+    replay_capability_init(NVME_DEVFN, "nvme");
+}
+
+static void test_capability_init_e1000e(void)
+{
+    replay_capability_init(E1000E_DEVFN, "nic");
+}
+
+/* ------------------------------------------------------------- decoder */
+
+typedef struct Decoded {
+    uint64_t address;
+    uint32_t data;
+    const char *format;
+    const char *fields;     /* "key=value ..." of the decoded object */
+} Decoded;
+
+static const Decoded decoder_cases[] = {
+    /* extended destination ID: APIC ID 0x2a5, bits 14:8 in address 11:5 */
+    { 0xfee00000 | (0xa5 << 12) | (0x2 << 5), 0x45, "compat",
+      "dest-id=677 vector=69 delivery-mode=fixed dest-mode=physical "
+      "trigger-mode=edge level=false redirection-hint=false" },
+    { 0xfee00000 | (0x3 << 12) | 0x8 | 0x4, 0xc000 | (1 << 8) | 0x61,
+      "compat", "dest-id=3 vector=97 delivery-mode=lowest-priority "
+      "dest-mode=logical trigger-mode=level level=true "
+      "redirection-hint=true" },
+    /* remappable: handle 0x8123 (bit 15 from address bit 2), SHV */
+    { 0xfee00000 | (0x123 << 5) | 0x10 | 0x8 | 0x4, 0x7, "remappable",
+      "irte-index=33059 shv=true subhandle=7" },
+    /* Xen pirq 0x12345, as Linux's xen_msi_compose_msg() writes it */
+    { (0x12300ULL << 32) | 0xfee00000 | (0x45 << 12), 0x4700, "xen-pirq",
+      "pirq=74565" },
+    { 0x100000, 0x1234, "memory", "" },
+};
+
+static void check_decoded(QDict *d, const Decoded *c)
+{
+    g_auto(GStrv) fields = g_strsplit(c->fields, " ", -1);
+
+    g_assert_cmpstr(qdict_get_str(d, "format"), ==, c->format);
+    for (int i = 0; fields[i] && *fields[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(fields[i], "=", 2);
+        QObject *o = qdict_get(d, kv[0]);
+        g_autoptr(GString) got = qobject_to_json(o);
+        g_autofree char *want = g_ascii_isdigit(kv[1][0]) ||
+                                !strcmp(kv[1], "true") ||
+                                !strcmp(kv[1], "false") ?
+                                g_strdup(kv[1]) :
+                                g_strdup_printf("\"%s\"", kv[1]);
+
+        g_assert_nonnull(o);
+        g_assert_cmpstr(got->str, ==, want);
+    }
+}
+
+static void test_decoder(void)
+{
+    QOSState *qs = qtest_pc_boot(STOCK_DEVICES);
+    g_autoptr(QDict) s = NULL;
+    MsixDev m;
+    int n = ARRAY_SIZE(decoder_cases);
+    int64_t seq;
+
+    msix_dev_init(&m, qs->pcibus, E1000E_DEVFN, "nic");
+    g_assert_cmpint(m.size, >=, n);
+    for (int i = 0; i < n; i++) {
+        entry_writel(&m, i, PCI_MSIX_ENTRY_LOWER_ADDR,
+                     decoder_cases[i].address);
+        entry_writel(&m, i, PCI_MSIX_ENTRY_UPPER_ADDR,
+                     decoder_cases[i].address >> 32);
+        entry_writel(&m, i, PCI_MSIX_ENTRY_DATA, decoder_cases[i].data);
+    }
+    s = msix_query_state(qs->qts, "nic");
+    for (int i = 0; i < n; i++) {
+        check_decoded(qdict_get_qdict(msix_query_vector(s, i), "decoded"),
+                      &decoder_cases[i]);
+    }
+
+    /* The log decodes with the same decoder. */
+    seq = msix_log_next_seq(qs->qts, "nic");
+    entry_writel(&m, 0, PCI_MSIX_ENTRY_DATA, decoder_cases[0].data);
+    {
+        g_autoptr(QDict) resp = msix_qmp_ok(qs->qts, "x-query-msix-log", "nic",
+                                       seq + 1);
+        QList *entries = qdict_get_qlist(qdict_get_qdict(resp, "return"),
+                                         "entries");
+        QDict *ev = qobject_to(QDict, qlist_peek(entries));
+
+        g_assert_cmpstr(qdict_get_str(ev, "kind"), ==, "programmed");
+        g_assert_cmpint(qdict_get_int(ev, "address"), ==,
+                        decoder_cases[0].address);
+        check_decoded(qdict_get_qdict(ev, "decoded"), &decoder_cases[0]);
+    }
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+/* ------------------------------------------------------- table accesses */
+
+static void test_access_sizes(void)
+{
+    QOSState *qs = qtest_pc_boot(STOCK_DEVICES);
+    QTestState *qts = qs->qts;
+    g_autoptr(QDict) s = NULL;
+    MsixDev m;
+    int64_t seq;
+    uint64_t addr = 0x0000000123456000ULL;
+
+    msix_dev_init(&m, qs->pcibus, E1000E_DEVFN, "nic");
+    seq = msix_log_next_seq(qts, "nic");
+
+    /* A QWORD write is two DWORD writes, low first, both logged. */
+    qpci_io_writeq(m.pdev, m.table_bar,
+                   entry_off(&m, 2, PCI_MSIX_ENTRY_LOWER_ADDR), addr);
+    g_assert_cmphex(qpci_io_readq(m.pdev, m.table_bar,
+                                  entry_off(&m, 2, PCI_MSIX_ENTRY_LOWER_ADDR)),
+                    ==, addr);
+    seq = msix_expect_log(qts, "nic", seq, (MsixEvent[]) {
+        { "table-write", 2, 0, 0, (uint32_t)addr },
+        { "table-write", 2, 1, 0, addr >> 32 },
+    }, 2);
+
+    /* Data and vector control in one QWORD: data completes the entry. */
+    qpci_io_writeq(m.pdev, m.table_bar,
+                   entry_off(&m, 2, PCI_MSIX_ENTRY_DATA), 0x1ULL << 32 | 0x77);
+    seq = msix_expect_log(qts, "nic", seq, (MsixEvent[]) {
+        { "table-write", 2, 2, 0, 0x77 },
+        { "programmed", 2, NONE, NONE, NONE },
+        { "table-write", 2, 3, 1, 1 },
+    }, 3);
+
+    /* Byte accesses are below the table's minimum size: ignored. */
+    qpci_io_writeb(m.pdev, m.table_bar, entry_off(&m, 2, PCI_MSIX_ENTRY_DATA),
+                   0x55);
+    msix_expect_log(qts, "nic", seq, NULL, 0);
+    s = msix_query_state(qts, "nic");
+    g_assert_cmpint(qdict_get_int(msix_query_vector(s, 2), "data"), ==, 0x77);
+    g_assert_cmpint(qdict_get_int(msix_query_vector(s, 2), "address"), ==,
+                    addr);
+
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+static void test_pba_write_ignored(void)
+{
+    QOSState *qs = qtest_pc_boot(STOCK_DEVICES);
+    MsixDev m;
+    int64_t seq;
+
+    msix_dev_init(&m, qs->pcibus, E1000E_DEVFN, "nic");
+    seq = msix_log_next_seq(qs->qts, "nic");
+    qpci_io_writel(m.pdev, m.pba_bar, m.pba_off, 0xffffffff);
+    g_assert_cmphex(qpci_io_readl(m.pdev, m.pba_bar, m.pba_off), ==, 0);
+    msix_expect_log(qs->qts, "nic", seq, (MsixEvent[]) {
+        { "pba-write", NONE, 0, NONE, 0xffffffff },
+    }, 1);
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+/* --------------------------------------------------------- event ring */
+
+static void test_log_bound(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 -nodefaults -device "
+                                 "e1000e,id=nic,addr=04.0,romfile=,"
+                                 "x-msi-log-size=8");
+    g_autoptr(QDict) resp = NULL;
+    QDict *log;
+    QList *entries;
+    MsixDev m;
+    int64_t first, next;
+
+    msix_dev_init(&m, qs->pcibus, E1000E_DEVFN, "nic");
+    first = msix_log_next_seq(qs->qts, "nic");
+    for (int i = 0; i < 20; i++) {
+        entry_writel(&m, 0, PCI_MSIX_ENTRY_LOWER_ADDR, i);
+    }
+    resp = msix_qmp_ok(qs->qts, "x-query-msix-log", "nic", -1);
+    log = qdict_get_qdict(resp, "return");
+    next = qdict_get_int(log, "next-seq");
+    entries = qdict_get_qlist(log, "entries");
+
+    g_assert_cmpint(next, ==, first + 20);
+    g_assert_cmpint(qdict_get_int(log, "size"), ==, 8);
+    g_assert_cmpint(qdict_get_int(log, "overwritten"), ==, next - 8);
+    g_assert_cmpint(qlist_size(entries), ==, 8);
+    /* the newest 8, in order: the last writes of 12..19 */
+    g_assert_cmpint(qdict_get_int(qobject_to(QDict, qlist_peek(entries)),
+                                  "seq"), ==, next - 8);
+    g_assert_cmpint(qdict_get_int(qobject_to(QDict, qlist_peek(entries)),
+                                  "new"), ==, 12);
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+static void test_log_size_limit(void)
+{
+    QTestState *qts = qtest_init("-machine pc -nodefaults");
+    QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                            "{'driver': 'e1000e', 'id': 'nic', "
+                            "'x-msi-log-size': 2000000}}");
+
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    ==, "x-msi-log-size must be at most 1048576, not 2000000");
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+/* ------------------------------------------------------------- monitor */
+
+static void test_monitor_errors(void)
+{
+    /* pc: unlike q35's AHCI, none of its own devices has MSI */
+    QTestState *qts = qtest_init("-machine pc -nodefaults "
+                                 "-device nvme,serial=irqlab,id=nvme "
+                                 "-device e1000e,id=nic,romfile= "
+                                 "-device pci-testdev,id=plain "
+                                 "-chardev null,id=null "
+                                 "-device isa-debugcon,id=dbg,chardev=null");
+    QDict *resp;
+    QList *all;
+    QListEntry *e;
+
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix', 'arguments': "
+                     "{'device': 'nosuch'}}");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    ==, "Device 'nosuch' not found");
+    qobject_unref(resp);
+
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix-log', 'arguments': "
+                     "{'device': 'dbg'}}");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    ==, "Device 'dbg' is not a PCI device");
+    qobject_unref(resp);
+
+    /* A PCI device without MSI or MSI-X: nothing, and no error. */
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix', 'arguments': "
+                     "{'device': 'plain'}}");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
+    qobject_unref(resp);
+
+    /* All devices: only those with MSI or MSI-X, each capability once. */
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix'}");
+    all = qdict_get_qlist(resp, "return");
+    QLIST_FOREACH_ENTRY(all, e) {
+        QDict *info = qobject_to(QDict, qlist_entry_obj(e));
+        const char *path = qdict_get_str(info, "qom-path");
+
+        g_assert(g_str_equal(path, "/machine/peripheral/nvme") ||
+                 g_str_equal(path, "/machine/peripheral/nic"));
+    }
+    /* nvme: MSI-X; e1000e: MSI-X and MSI */
+    g_assert_cmpint(qlist_size(all), ==, 3);
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+static void test_hmp(void)
+{
+    QOSState *qs = qtest_pc_boot(STOCK_DEVICES);
+    g_autofree char *info = NULL;
+    g_autofree char *log = NULL;
+    MsixDev m;
+
+    msix_dev_init(&m, qs->pcibus, E1000E_DEVFN, "nic");
+    control_write(&m, PCI_MSIX_FLAGS_ENABLE, 0);
+    entry_writel(&m, 0, PCI_MSIX_ENTRY_LOWER_ADDR, decoder_cases[0].address);
+    entry_writel(&m, 0, PCI_MSIX_ENTRY_DATA, decoder_cases[0].data);
+
+    info = qtest_hmp(qs->qts, "info msix nic");
+    g_assert_nonnull(strstr(info, "00:04.0 /machine/peripheral/nic: MSI-X "
+                                  "enabled, 5 entries"));
+    g_assert_nonnull(strstr(info, "compat dest 0x2a5 vector 0x45 fixed "
+                                  "physical edge"));
+    log = qtest_hmp(qs->qts, "info msix-log nic");
+    g_assert_nonnull(strstr(log, "control"));
+    g_assert_nonnull(strstr(log, "0x0 -> 0x8000"));
+    g_assert_nonnull(strstr(log, "dword 2 0x0 -> 0x45"));
+    g_free(m.pdev);
+    qtest_shutdown(qs);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/msix-instrumentation/capability-init/nvme",
+                   test_capability_init_nvme);
+    qtest_add_func("/msix-instrumentation/capability-init/e1000e",
+                   test_capability_init_e1000e);
+    qtest_add_func("/msix-instrumentation/decoder", test_decoder);
+    qtest_add_func("/msix-instrumentation/access-sizes", test_access_sizes);
+    qtest_add_func("/msix-instrumentation/pba-write", test_pba_write_ignored);
+    qtest_add_func("/msix-instrumentation/log-bound", test_log_bound);
+    qtest_add_func("/msix-instrumentation/log-size-limit",
+                   test_log_size_limit);
+    qtest_add_func("/msix-instrumentation/monitor-errors",
+                   test_monitor_errors);
+    qtest_add_func("/msix-instrumentation/hmp", test_hmp);
+
+    return g_test_run();
+}
