@@ -6,7 +6,7 @@
 
 BUILD := scripts/irqlab-build
 
-.PHONY: check demo setup build test export-patches clean distclean help
+.PHONY: check demo setup build test bench export-patches clean distclean help
 
 ## make check: set up everything, build, run every test, print timings.
 check:
@@ -24,14 +24,18 @@ setup build:
 test:
 	@$(BUILD) test
 
+## make bench: instructions per MSI-X message, with and without irqlab.
+bench:
+	@scripts/irqlab-bench
+
 ## make export-patches: a git-am-able series in build/export/series.
 export-patches:
 	@$(BUILD) setup
 	@scripts/irqlab-export
 
-## make clean: drop the QEMU build (not the downloads or the source tree).
+## make clean: drop the QEMU builds (not the downloads or the source tree).
 clean:
-	rm -rf build/qemu build/stamps/configure
+	rm -rf build/qemu build/qemu-base build/stamps/configure build/stamps/baseline
 
 ## make distclean: drop everything under build/.
 distclean:

@@ -123,13 +123,12 @@ char *msi_describe_x86(uint64_t address, uint32_t data, char *buf, size_t len)
                  d.u.compat.redirection_hint ? " rh" : "");
         break;
     case MSI_MESSAGE_FORMAT_REMAPPABLE:
-        snprintf(buf, len, "remappable irte %u%s", d.u.remappable.irte_index,
-                 d.u.remappable.shv ? " shv" : "");
         if (d.u.remappable.shv) {
-            size_t used = strlen(buf);
-
-            snprintf(buf + used, len - used, " subhandle 0x%x",
-                     d.u.remappable.subhandle);
+            snprintf(buf, len, "remappable irte 0x%x shv subhandle 0x%x",
+                     d.u.remappable.irte_index, d.u.remappable.subhandle);
+        } else {
+            snprintf(buf, len, "remappable irte 0x%x",
+                     d.u.remappable.irte_index);
         }
         break;
     case MSI_MESSAGE_FORMAT_XEN_PIRQ:

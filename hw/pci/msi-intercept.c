@@ -14,18 +14,21 @@
 
 static QTAILQ_HEAD(, PCIMSIInterceptor) interceptors =
     QTAILQ_HEAD_INITIALIZER(interceptors);
+unsigned pci_msi_interceptors;
 
 void pci_msi_interceptor_register(PCIMSIInterceptor *ic)
 {
     QTAILQ_INSERT_TAIL(&interceptors, ic, next);
+    pci_msi_interceptors++;
 }
 
 void pci_msi_interceptor_unregister(PCIMSIInterceptor *ic)
 {
     QTAILQ_REMOVE(&interceptors, ic, next);
+    pci_msi_interceptors--;
 }
 
-bool pci_msi_intercept(PCIDevice *dev, uint64_t address, uint32_t data)
+bool pci_msi_intercept_slow(PCIDevice *dev, uint64_t address, uint32_t data)
 {
     PCIMSIInterceptor *ic;
 

@@ -123,6 +123,7 @@ static MsiDeviceInfo *msi_info(PCIDevice *dev)
                                            msi_get_message(dev, i),
                                            msi_is_masked(dev, i),
                                            pending & BIT(i),
+                                           info->enabled &&
                                            i < msi_nr_vectors_allocated(dev)));
     }
     return info;
@@ -249,15 +250,15 @@ void hmp_info_msix(Monitor *mon, const QDict *qdict)
     for (MsiDeviceInfoList *d = list; d; d = d->next) {
         MsiDeviceInfo *info = d->value;
 
-        monitor_printf(mon, "%s %s: %s %s%s, %u %s\n", info->bdf,
-                       info->qom_path,
-                       info->capability == MSI_CAPABILITY_MSIX ? "MSI-X"
-                                                               : "MSI",
+        bool msix = info->capability == MSI_CAPABILITY_MSIX;
+
+        monitor_printf(mon, "%s %s: %s %s%s, %u %s%s\n", info->bdf,
+                       info->qom_path, msix ? "MSI-X" : "MSI",
                        info->enabled ? "enabled" : "disabled",
                        info->function_masked ? ", function masked" : "",
-                       info->table_size,
-                       info->capability == MSI_CAPABILITY_MSIX ? "entries"
-                                                               : "vectors");
+                       info->table_size, msix ? "entr" : "vector",
+                       msix ? (info->table_size == 1 ? "y" : "ies")
+                            : (info->table_size == 1 ? "" : "s"));
         monitor_printf(mon, "  %4s %-18s %-10s %-4s %-4s %-4s %8s %8s %8s"
                        "  %s\n", "vec", "address", "data", "mask", "pend",
                        "used", "sent", "held", "dropped", "decoded");

@@ -6,7 +6,8 @@
  * msix_* and msi_*), the device's counters, and its event log, a ring of
  * the last x-msi-log-size events that counts what it overwrote.  Nothing
  * here changes what the MSI core does; it only looks.  The log costs a few
- * stores per event and is read only by the monitor.
+ * stores per event (inline on the delivery path, msi_record_sent()) and is
+ * read only by the monitor.
  *
  * Counters and log are observability, not guest state: they are not
  * migrated, and counters restart at device reset (the log keeps going and
@@ -16,7 +17,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/timer.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msi-decode.h"
@@ -36,12 +36,11 @@ static MSIRecord *msi_record(PCIDevice *dev)
     return dev->msi_record;
 }
 
-static void msi_record_log(PCIDevice *dev, MsiEventKind kind,
-                           MsiCapability cap, unsigned vector,
-                           unsigned dword, uint64_t a, uint64_t b)
+void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
+                           MsiCapability cap, unsigned vector, unsigned dword,
+                           uint64_t a, uint64_t b)
 {
     MSIRecord *r = msi_record(dev);
-    MSIRecordEvent *ev;
 
     if (!r->size) {
         r->next_seq++;
@@ -50,15 +49,7 @@ static void msi_record_log(PCIDevice *dev, MsiEventKind kind,
     if (!r->ring) {
         r->ring = g_new(MSIRecordEvent, r->size);
     }
-    ev = &r->ring[r->next_seq % r->size];
-    ev->seq = r->next_seq++;
-    ev->time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    ev->kind = kind;
-    ev->cap = cap;
-    ev->vector = vector;
-    ev->dword = dword;
-    ev->a = a;
-    ev->b = b;
+    msi_record_event(dev, kind, cap, vector, dword, a, b);
 }
 
 /* The counters of @vector; NULL if the device has no such vector. */
@@ -117,9 +108,10 @@ void msi_record_reset(PCIDevice *dev)
         memset(r->msix, 0, r->msix_nr * sizeof(*r->msix));
     }
     memset(r->msi, 0, sizeof(r->msi));
-    msi_record_log(dev, MSI_EVENT_KIND_RESET,
-                   msix_present(dev) ? MSI_CAPABILITY_MSIX : MSI_CAPABILITY_MSI,
-                   MSI_RECORD_NO_VECTOR, 0, 0, 0);
+    msi_record_event(dev, MSI_EVENT_KIND_RESET,
+                     msix_present(dev) ? MSI_CAPABILITY_MSIX
+                                       : MSI_CAPABILITY_MSI,
+                     MSI_RECORD_NO_VECTOR, 0, 0, 0);
     msi_record_resync(dev);
 }
 
@@ -157,8 +149,8 @@ void msix_record_control(PCIDevice *dev, uint8_t control)
                        !!(control & MSIX_CONTROL_ENABLE),
                        !!(old & MSIX_CONTROL_MASKALL),
                        !!(control & MSIX_CONTROL_MASKALL));
-    msi_record_log(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSIX,
-                   MSI_RECORD_NO_VECTOR, 0, old << 8, control << 8);
+    msi_record_event(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSIX,
+                     MSI_RECORD_NO_VECTOR, 0, old << 8, control << 8);
 }
 
 void msix_record_table_write(PCIDevice *dev, hwaddr offset,
@@ -168,8 +160,8 @@ void msix_record_table_write(PCIDevice *dev, hwaddr offset,
     unsigned dword = (offset % PCI_MSIX_ENTRY_SIZE) / 4;
 
     trace_msix_table_write(dev->name, entry, dword, old, new);
-    msi_record_log(dev, MSI_EVENT_KIND_TABLE_WRITE, MSI_CAPABILITY_MSIX,
-                   entry, dword, old, new);
+    msi_record_event(dev, MSI_EVENT_KIND_TABLE_WRITE, MSI_CAPABILITY_MSIX,
+                     entry, dword, old, new);
 
     /*
      * Software writes address low, address high, then data (Linux's
@@ -178,28 +170,32 @@ void msix_record_table_write(PCIDevice *dev, hwaddr offset,
      */
     if (dword * 4 == PCI_MSIX_ENTRY_DATA) {
         MSIMessage msg = msix_get_message(dev, entry);
-        char buf[MSI_DESCRIBE_LEN];
 
-        trace_msix_entry_programmed(dev->name, entry, msg.address, msg.data,
-                                    describe(msg.address, msg.data, buf));
-        msi_record_log(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSIX,
-                       entry, 0, msg.address, msg.data);
+        if (trace_event_get_state_backends(TRACE_MSIX_ENTRY_PROGRAMMED)) {
+            char buf[MSI_DESCRIBE_LEN];
+
+            trace_msix_entry_programmed(dev->name, entry, msg.address,
+                                        msg.data,
+                                        describe(msg.address, msg.data, buf));
+        }
+        msi_record_event(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSIX,
+                         entry, 0, msg.address, msg.data);
     }
 }
 
 void msix_record_mask(PCIDevice *dev, unsigned vector, bool masked)
 {
     trace_msix_vector_mask(dev->name, vector, masked);
-    msi_record_log(dev, masked ? MSI_EVENT_KIND_MASK : MSI_EVENT_KIND_UNMASK,
-                   MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
+    msi_record_event(dev, masked ? MSI_EVENT_KIND_MASK : MSI_EVENT_KIND_UNMASK,
+                     MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
 }
 
 void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending)
 {
     trace_msix_pba(dev->name, vector, pending);
-    msi_record_log(dev, pending ? MSI_EVENT_KIND_PENDING_SET
-                                : MSI_EVENT_KIND_PENDING_CLEAR,
-                   MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
+    msi_record_event(dev, pending ? MSI_EVENT_KIND_PENDING_SET
+                                  : MSI_EVENT_KIND_PENDING_CLEAR,
+                     MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
 }
 
 void msix_record_held(PCIDevice *dev, unsigned vector)
@@ -210,8 +206,8 @@ void msix_record_held(PCIDevice *dev, unsigned vector)
     if (c) {
         c->held++;
     }
-    msi_record_log(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSIX, vector,
-                   0, 0, 0);
+    msi_record_event(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSIX, vector,
+                     0, 0, 0);
 }
 
 void msix_record_dropped(PCIDevice *dev, unsigned vector)
@@ -222,28 +218,16 @@ void msix_record_dropped(PCIDevice *dev, unsigned vector)
     if (c) {
         c->dropped++;
     }
-    msi_record_log(dev, MSI_EVENT_KIND_DROPPED, MSI_CAPABILITY_MSIX, vector,
-                   0, 0, 0);
-}
-
-void msix_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg)
-{
-    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
-
-    trace_msix_notify_delivered(dev->name, vector, msg.address, msg.data);
-    if (c) {
-        c->sent++;
-    }
-    msi_record_log(dev, MSI_EVENT_KIND_MESSAGE, MSI_CAPABILITY_MSIX, vector,
-                   0, msg.address, msg.data);
+    msi_record_event(dev, MSI_EVENT_KIND_DROPPED, MSI_CAPABILITY_MSIX, vector,
+                     0, 0, 0);
 }
 
 void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
                            unsigned size)
 {
     trace_msix_pba_write(dev->name, offset, val, size);
-    msi_record_log(dev, MSI_EVENT_KIND_PBA_WRITE, MSI_CAPABILITY_MSIX,
-                   MSI_RECORD_NO_VECTOR, offset / 4, 0, val);
+    msi_record_event(dev, MSI_EVENT_KIND_PBA_WRITE, MSI_CAPABILITY_MSIX,
+                     MSI_RECORD_NO_VECTOR, offset / 4, 0, val);
 }
 
 /* ------------------------------------------------------------------ MSI */
@@ -277,27 +261,30 @@ void msi_record_config(PCIDevice *dev)
 
     if ((now[0] ^ r->msi_cap[0]) >> 16) {
         trace_msi_control(dev->name, r->msi_cap[0] >> 16, now[0] >> 16);
-        msi_record_log(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSI,
-                       MSI_RECORD_NO_VECTOR, 0, r->msi_cap[0] >> 16,
-                       now[0] >> 16);
+        msi_record_event(dev, MSI_EVENT_KIND_CONTROL, MSI_CAPABILITY_MSI,
+                         MSI_RECORD_NO_VECTOR, 0, r->msi_cap[0] >> 16,
+                         now[0] >> 16);
     }
     for (unsigned i = 1; i <= data_dw; i++) {
         if (now[i] != r->msi_cap[i]) {
             trace_msi_register_write(dev->name, i, r->msi_cap[i], now[i]);
-            msi_record_log(dev, MSI_EVENT_KIND_REGISTER_WRITE,
-                           MSI_CAPABILITY_MSI, MSI_RECORD_NO_VECTOR, i,
-                           r->msi_cap[i], now[i]);
+            msi_record_event(dev, MSI_EVENT_KIND_REGISTER_WRITE,
+                             MSI_CAPABILITY_MSI, MSI_RECORD_NO_VECTOR, i,
+                             r->msi_cap[i], now[i]);
         }
     }
     if ((now[data_dw] ^ r->msi_cap[data_dw]) & 0xffff) {
         /* The data register completes the message (Linux writes it last). */
         MSIMessage msg = msi_get_message(dev, 0);
-        char buf[MSI_DESCRIBE_LEN];
 
-        trace_msi_vector_programmed(dev->name, msg.address, msg.data,
-                                    describe(msg.address, msg.data, buf));
-        msi_record_log(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSI, 0,
-                       0, msg.address, msg.data);
+        if (trace_event_get_state_backends(TRACE_MSI_VECTOR_PROGRAMMED)) {
+            char buf[MSI_DESCRIBE_LEN];
+
+            trace_msi_vector_programmed(dev->name, msg.address, msg.data,
+                                        describe(msg.address, msg.data, buf));
+        }
+        msi_record_event(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSI, 0,
+                         0, msg.address, msg.data);
     }
     if (flags & PCI_MSI_FLAGS_MASKBIT) {
         uint32_t mask_chg = now[data_dw + 1] ^ r->msi_cap[data_dw + 1];
@@ -308,17 +295,17 @@ void msi_record_config(PCIDevice *dev)
                 bool masked = now[data_dw + 1] & BIT(v);
 
                 trace_msi_vector_mask(dev->name, v, masked);
-                msi_record_log(dev, masked ? MSI_EVENT_KIND_MASK
-                                           : MSI_EVENT_KIND_UNMASK,
-                               MSI_CAPABILITY_MSI, v, 0, 0, 0);
+                msi_record_event(dev, masked ? MSI_EVENT_KIND_MASK
+                                             : MSI_EVENT_KIND_UNMASK,
+                                 MSI_CAPABILITY_MSI, v, 0, 0, 0);
             }
             if (pend_chg & BIT(v)) {
                 bool pending = now[data_dw + 2] & BIT(v);
 
                 trace_msi_pending(dev->name, v, pending);
-                msi_record_log(dev, pending ? MSI_EVENT_KIND_PENDING_SET
-                                            : MSI_EVENT_KIND_PENDING_CLEAR,
-                               MSI_CAPABILITY_MSI, v, 0, 0, 0);
+                msi_record_event(dev, pending ? MSI_EVENT_KIND_PENDING_SET
+                                              : MSI_EVENT_KIND_PENDING_CLEAR,
+                                 MSI_CAPABILITY_MSI, v, 0, 0, 0);
             }
         }
     }
@@ -333,21 +320,9 @@ void msi_record_held(PCIDevice *dev, unsigned vector)
     if (c) {
         c->held++;
     }
-    msi_record_log(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSI, vector,
-                   0, 0, 0);
+    msi_record_event(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSI, vector,
+                     0, 0, 0);
     msi_record_config(dev);             /* the pending bit it set */
-}
-
-void msi_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg)
-{
-    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSI, vector);
-
-    trace_msi_notify_delivered(dev->name, vector, msg.address, msg.data);
-    if (c) {
-        c->sent++;
-    }
-    msi_record_log(dev, MSI_EVENT_KIND_MESSAGE, MSI_CAPABILITY_MSI, vector,
-                   0, msg.address, msg.data);
 }
 
 /* -------------------------------------------------------------- readers */

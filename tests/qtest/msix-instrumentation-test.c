@@ -460,12 +460,18 @@ static void test_hmp(void)
     entry_writel(&m, 0, PCI_MSIX_ENTRY_LOWER_ADDR, decoder_cases[0].address);
     entry_writel(&m, 0, PCI_MSIX_ENTRY_DATA, decoder_cases[0].data);
 
+    entry_writel(&m, 1, PCI_MSIX_ENTRY_LOWER_ADDR, decoder_cases[2].address);
+    entry_writel(&m, 1, PCI_MSIX_ENTRY_DATA, decoder_cases[2].data);
+    entry_writel(&m, 1, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+
     info = qtest_hmp(qs->qts, "info msix nic");
+    g_test_message("info msix nic: %s", info);
     g_assert_nonnull(strstr(info, "00:04.0 /machine/peripheral/nic: MSI-X "
                                   "enabled, 5 entries"));
     g_assert_nonnull(strstr(info, "compat dest 0x2a5 vector 0x45 fixed "
                                   "physical edge"));
     log = qtest_hmp(qs->qts, "info msix-log nic");
+    g_test_message("info msix-log nic: %s", log);
     g_assert_nonnull(strstr(log, "control"));
     g_assert_nonnull(strstr(log, "0x0 -> 0x8000"));
     g_assert_nonnull(strstr(log, "dword 2 0x0 -> 0x45"));

@@ -28,6 +28,11 @@ QDict *msix_qmp_ok(QTestState *qts, const char *cmd, const char *dev,
 
 QDict *msix_query_state(QTestState *qts, const char *dev)
 {
+    return msi_query_state(qts, dev, "msix");
+}
+
+QDict *msi_query_state(QTestState *qts, const char *dev, const char *cap)
+{
     g_autoptr(QDict) resp = msix_qmp_ok(qts, "x-query-msix", dev, -1);
     QList *list = qdict_get_qlist(resp, "return");
     QListEntry *e;
@@ -35,7 +40,7 @@ QDict *msix_query_state(QTestState *qts, const char *dev)
     QLIST_FOREACH_ENTRY(list, e) {
         QDict *info = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (!strcmp(qdict_get_str(info, "capability"), "msix")) {
+        if (!strcmp(qdict_get_str(info, "capability"), cap)) {
             return qobject_ref(info);
         }
     }
@@ -93,6 +98,12 @@ static void check_field(QDict *entry, const char *key, int64_t want)
 int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
                         const MsixEvent *want, int n)
 {
+    return msi_expect_log(qts, dev, "msix", since, want, n);
+}
+
+int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
+                       int64_t since, const MsixEvent *want, int n)
+{
     g_autoptr(QDict) resp = msix_qmp_ok(qts, "x-query-msix-log", dev, since);
     QList *entries = qdict_get_qlist(qdict_get_qdict(resp, "return"),
                                      "entries");
@@ -112,7 +123,7 @@ int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
         g_assert_cmpint(i, <, n);
         g_assert_cmpint(qdict_get_int(ev, "seq"), ==, since + i);
         g_assert_cmpstr(qdict_get_str(ev, "kind"), ==, want[i].kind);
-        g_assert_cmpstr(qdict_get_str(ev, "capability"), ==, "msix");
+        g_assert_cmpstr(qdict_get_str(ev, "capability"), ==, cap);
         check_field(ev, "vector", want[i].vector);
         check_field(ev, "dword", want[i].dword);
         check_field(ev, "old", want[i].old);

@@ -26,7 +26,10 @@ typedef struct MsixEvent {
 QDict *msix_qmp_ok(QTestState *qts, const char *cmd, const char *dev,
                    int64_t since);
 
-/* x-query-msix's element for @dev's MSI-X capability (a new reference). */
+/* x-query-msix's element for @dev's capability @cap, "msix" or "msi". */
+QDict *msi_query_state(QTestState *qts, const char *dev, const char *cap);
+
+/* The same for MSI-X (a new reference). */
 QDict *msix_query_state(QTestState *qts, const char *dev);
 
 /* The element of @state's "vectors" with "index" @index (borrowed). */
@@ -48,5 +51,9 @@ int64_t msix_log_next_seq(QTestState *qts, const char *dev);
  */
 int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
                         const MsixEvent *want, int n);
+
+/* The same for capability @cap ("msix" or "msi") */
+int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
+                       int64_t since, const MsixEvent *want, int n);
 
 #endif

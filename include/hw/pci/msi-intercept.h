@@ -49,7 +49,16 @@ void pci_msi_interceptor_register(PCIMSIInterceptor *ic);
 void pci_msi_interceptor_unregister(PCIMSIInterceptor *ic);
 
 /* For the MSI core (hw/pci/pci.c, msi.c, msix.c). */
-bool pci_msi_intercept(PCIDevice *dev, uint64_t address, uint32_t data);
+extern unsigned pci_msi_interceptors;   /* how many are registered */
+bool pci_msi_intercept_slow(PCIDevice *dev, uint64_t address, uint32_t data);
+
+/* Whether an interceptor took the message; inline: on every delivery. */
+static inline bool pci_msi_intercept(PCIDevice *dev, uint64_t address,
+                                     uint32_t data)
+{
+    return pci_msi_interceptors &&
+           pci_msi_intercept_slow(dev, address, data);
+}
 void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
                    uint64_t address, uint32_t data, bool masked);
 void pci_msi_device_removed(PCIDevice *dev);

@@ -12,6 +12,7 @@
 #ifndef HW_PCI_MSI_RECORD_H
 #define HW_PCI_MSI_RECORD_H
 
+#include "qemu/timer.h"
 #include "hw/pci/pci_device.h"
 #include "qapi/qapi-types-pci-msi.h"
 
@@ -51,6 +52,7 @@ typedef struct MSIRecord {
     /* The event log: a ring of @size events, allocated on first use. */
     MSIRecordEvent *ring;
     uint32_t size;
+    uint32_t head;              /* next_seq % size: where the next goes */
     uint64_t next_seq;          /* event n lives in ring[n % size] */
 
     MSIVectorCounters *msix;    /* msix_entries_nr of them */
@@ -69,6 +71,59 @@ void msi_record_resync(PCIDevice *dev);
 void msi_record_msix_init(PCIDevice *dev);
 void msi_record_msix_uninit(PCIDevice *dev);
 
+/*
+ * The delivery path, inline so that it costs a few instructions per
+ * message (docs/msix-instrumentation.rst, "Cost"); the caller emits the
+ * trace event.  msi_record_event_slow() allocates on first use and
+ * handles a log of size 0.
+ */
+void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
+                           MsiCapability cap, unsigned vector, unsigned dword,
+                           uint64_t a, uint64_t b);
+
+static inline void msi_record_event(PCIDevice *dev, MsiEventKind kind,
+                                    MsiCapability cap, unsigned vector,
+                                    unsigned dword, uint64_t a, uint64_t b)
+{
+    MSIRecord *r = dev->msi_record;
+    MSIRecordEvent *ev;
+
+    if (unlikely(!r || !r->ring)) {
+        msi_record_event_slow(dev, kind, cap, vector, dword, a, b);
+        return;
+    }
+    ev = &r->ring[r->head];
+    if (++r->head == r->size) {
+        r->head = 0;
+    }
+    ev->seq = r->next_seq++;
+    ev->time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    ev->a = a;
+    ev->b = b;
+    ev->vector = vector;
+    ev->kind = kind;
+    ev->cap = cap;
+    ev->dword = dword;
+}
+
+/* A message is sent for @vector: count it and log it. */
+static inline void msi_record_sent(PCIDevice *dev, MsiCapability cap,
+                                   unsigned vector, MSIMessage msg)
+{
+    MSIRecord *r = dev->msi_record;
+
+    if (likely(r)) {
+        if (cap == MSI_CAPABILITY_MSIX && vector < r->msix_nr) {
+            r->msix[vector].sent++;
+        } else if (cap == MSI_CAPABILITY_MSI &&
+                   vector < MSI_RECORD_MSI_VECTORS) {
+            r->msi[vector].sent++;
+        }
+    }
+    msi_record_event(dev, MSI_EVENT_KIND_MESSAGE, cap, vector, 0,
+                     msg.address, msg.data);
+}
+
 /* MSI-X: msix.c */
 void msix_record_control(PCIDevice *dev, uint8_t control);
 void msix_record_table_write(PCIDevice *dev, hwaddr offset,
@@ -77,14 +132,12 @@ void msix_record_mask(PCIDevice *dev, unsigned vector, bool masked);
 void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending);
 void msix_record_held(PCIDevice *dev, unsigned vector);
 void msix_record_dropped(PCIDevice *dev, unsigned vector);
-void msix_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg);
 void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
                            unsigned size);
 
 /* MSI: msi.c */
 void msi_record_config(PCIDevice *dev);
 void msi_record_held(PCIDevice *dev, unsigned vector);
-void msi_record_message(PCIDevice *dev, unsigned vector, MSIMessage msg);
 
 /* Readers: hw/pci/msi-monitor.c */
 const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
