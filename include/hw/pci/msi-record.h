@@ -12,7 +12,7 @@
 #ifndef HW_PCI_MSI_RECORD_H
 #define HW_PCI_MSI_RECORD_H
 
-#include "qemu/timer.h"
+#include "system/cpu-timers.h"
 #include "hw/pci/pci_device.h"
 #include "qapi/qapi-types-pci-msi.h"
 
@@ -97,7 +97,7 @@ static inline void msi_record_event(PCIDevice *dev, MsiEventKind kind,
         r->head = 0;
     }
     ev->seq = r->next_seq++;
-    ev->time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    ev->time_ns = cpus_get_virtual_clock();   /* QEMU_CLOCK_VIRTUAL */
     ev->a = a;
     ev->b = b;
     ev->vector = vector;
