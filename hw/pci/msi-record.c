@@ -198,28 +198,30 @@ void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending)
                      MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
 }
 
+/* A notify that sent no message: count it (held or dropped) and log it. */
+static void record_unsent(PCIDevice *dev, MsiCapability cap, unsigned vector,
+                          MsiEventKind kind)
+{
+    MSIVectorCounters *c = counters(dev, cap, vector);
+
+    if (c && kind == MSI_EVENT_KIND_HELD) {
+        c->held++;
+    } else if (c) {
+        c->dropped++;
+    }
+    msi_record_event(dev, kind, cap, vector, 0, 0, 0);
+}
+
 void msix_record_held(PCIDevice *dev, unsigned vector)
 {
-    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
-
     trace_msix_notify_held(dev->name, vector);
-    if (c) {
-        c->held++;
-    }
-    msi_record_event(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSIX, vector,
-                     0, 0, 0);
+    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_HELD);
 }
 
 void msix_record_dropped(PCIDevice *dev, unsigned vector)
 {
-    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSIX, vector);
-
     trace_msix_notify_dropped(dev->name, vector);
-    if (c) {
-        c->dropped++;
-    }
-    msi_record_event(dev, MSI_EVENT_KIND_DROPPED, MSI_CAPABILITY_MSIX, vector,
-                     0, 0, 0);
+    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_DROPPED);
 }
 
 void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
@@ -314,14 +316,8 @@ void msi_record_config(PCIDevice *dev)
 
 void msi_record_held(PCIDevice *dev, unsigned vector)
 {
-    MSIVectorCounters *c = counters(dev, MSI_CAPABILITY_MSI, vector);
-
     trace_msi_notify_held(dev->name, vector);
-    if (c) {
-        c->held++;
-    }
-    msi_record_event(dev, MSI_EVENT_KIND_HELD, MSI_CAPABILITY_MSI, vector,
-                     0, 0, 0);
+    record_unsent(dev, MSI_CAPABILITY_MSI, vector, MSI_EVENT_KIND_HELD);
     msi_record_config(dev);             /* the pending bit it set */
 }
 
