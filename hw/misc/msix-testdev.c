@@ -1,0 +1,885 @@
+/*
+ * msix-testdev: a PCI test device with MSI-X and NVMe-style queue pairs
+ *
+ * An admin queue pair and up to 2047 I/O queue pairs in guest memory, as
+ * NVMe has them: 64-byte submission entries, 16-byte completion entries
+ * with a phase bit, doorbells, one interrupt vector per completion queue.
+ * Commands only complete (no data moves), so that every step of interrupt
+ * setup and delivery can be driven and watched: by qtests, and by a Linux
+ * guest driver that allocates vectors the way nvme does.
+ *
+ * Register map and constants: include/hw/misc/msix-testdev-regs.h.
+ * Semantics: docs/specs/msix-testdev.rst.  MSI-X steps are traced, counted
+ * and logged by the MSI core (docs/msix-instrumentation.rst), not here.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pcie.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "system/dma.h"
+#include "hw/misc/msix-testdev-regs.h"
+#include "trace.h"
+
+#define TYPE_MSIX_TESTDEV "msix-testdev"
+OBJECT_DECLARE_SIMPLE_TYPE(MsixTestdevState, MSIX_TESTDEV)
+
+#define MSIX_TESTDEV_MSI_CAP    0x50
+#define MSIX_TESTDEV_MSIX_CAP   0x70
+#define MSIX_TESTDEV_PCIE_CAP   0x80
+
+/* One submission or completion queue; slot 0 is the admin queue. */
+typedef struct MsixTestdevQueue {
+    uint64_t base;
+    uint32_t size;              /* entries; 0: the queue does not exist */
+    uint32_t head;
+    uint32_t tail;
+    uint16_t cqid;              /* SQ: its completion queue */
+    uint16_t vector;            /* CQ: interrupt vector */
+    bool ien;                   /* CQ: interrupts enabled */
+    bool phase;                 /* CQ: phase tag of the next entry */
+    bool signal;                /* CQ: posted to since its last notify */
+} MsixTestdevQueue;
+
+struct MsixTestdevState {
+    PCIDevice parent_obj;
+
+    MemoryRegion regs;
+    MemoryRegion msix_bar;
+    QEMUBH *bh;                 /* runs the queues: completion-delay-ns 0 */
+    QEMUTimer *timer;           /* runs the queues after the delay */
+
+    /* properties */
+    uint32_t vectors;
+    uint32_t queues;
+    bool msi;
+    bool msix;
+    uint64_t completion_delay_ns;
+
+    /* registers */
+    uint32_t cc;
+    uint32_t csts;
+    uint32_t aqa;
+    uint64_t asq;
+    uint64_t acq;
+    uint32_t intms;             /* MSI vectors masked by INTMS */
+    uint32_t msi_pending;       /* MSI notifies held by INTMS */
+    uint32_t err;
+    uint32_t errinfo;
+    uint32_t errcnt;
+
+    uint32_t nr_slots;          /* queues + 1 */
+    MsixTestdevQueue *sq;
+    MsixTestdevQueue *cq;
+};
+
+/* ------------------------------------------------------------ errors */
+
+/*
+ * Bad guest input: log it, trace it, and latch it in ERR/ERRINFO where a
+ * driver can read it (docs/specs/msix-testdev.rst, "Errors").
+ */
+static void G_GNUC_PRINTF(4, 5)
+guest_error(MsixTestdevState *s, uint32_t code, uint32_t info,
+            const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    trace_msix_testdev_error(code, info, msg);
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: %s\n", TYPE_MSIX_TESTDEV, msg);
+    s->err = code;
+    s->errinfo = info;
+    s->errcnt++;
+}
+
+/* -------------------------------------------------------- interrupts */
+
+static bool cq_outstanding(MsixTestdevQueue *cq)
+{
+    return cq->size && cq->ien && cq->head != cq->tail;
+}
+
+/*
+ * INTx, as NVMe: asserted while a completion queue with interrupts
+ * enabled holds entries the host has not consumed (head != tail), unless
+ * INTMS bit 0 masks it.
+ */
+static void update_intx(MsixTestdevState *s)
+{
+    PCIDevice *pci = PCI_DEVICE(s);
+    bool level = false;
+
+    if (!msix_enabled(pci) && !msi_enabled(pci) && !(s->intms & 1)) {
+        for (uint32_t i = 0; i < s->nr_slots && !level; i++) {
+            level = cq_outstanding(&s->cq[i]);
+        }
+    }
+    pci_set_irq(pci, level);
+}
+
+/* Signal interrupt vector @vector by whatever the guest enabled. */
+static void notify_vector(MsixTestdevState *s, unsigned vector)
+{
+    PCIDevice *pci = PCI_DEVICE(s);
+
+    if (msix_enabled(pci)) {
+        trace_msix_testdev_notify(vector, "msix");
+        msix_notify(pci, vector);
+    } else if (msi_enabled(pci)) {
+        unsigned v = vector % msi_nr_vectors_allocated(pci);
+
+        if (s->intms & BIT(v)) {
+            trace_msix_testdev_notify(v, "msi held by INTMS");
+            s->msi_pending |= BIT(v);
+        } else {
+            trace_msix_testdev_notify(v, "msi");
+            msi_notify(pci, v);
+        }
+    } else {
+        trace_msix_testdev_notify(vector, "intx");
+        update_intx(s);
+    }
+}
+
+/* ------------------------------------------------------------ queues */
+
+static MsixTestdevQueue *sq_of(MsixTestdevState *s, uint32_t qid)
+{
+    return qid < s->nr_slots && s->sq[qid].size ? &s->sq[qid] : NULL;
+}
+
+static MsixTestdevQueue *cq_of(MsixTestdevState *s, uint32_t qid)
+{
+    return qid < s->nr_slots && s->cq[qid].size ? &s->cq[qid] : NULL;
+}
+
+static bool cq_full(MsixTestdevQueue *cq)
+{
+    return (cq->tail + 1) % cq->size == cq->head;
+}
+
+/* Post a completion; false if it could not be written (CSTS.CFS set). */
+static bool post_completion(MsixTestdevState *s, uint16_t cqid, uint16_t sqid,
+                            uint16_t cid, uint32_t status, uint32_t dw0)
+{
+    MsixTestdevQueue *cq = &s->cq[cqid];
+    uint8_t cqe[MSIX_TESTDEV_CQE_SIZE] = { 0 };
+    uint32_t dw3 = cid | (cq->phase ? MSIX_TESTDEV_CQE_PHASE : 0) |
+                   status << MSIX_TESTDEV_CQE_STATUS_SHIFT;
+
+    stl_le_p(cqe + MSIX_TESTDEV_CQE_DW0, dw0);
+    stl_le_p(cqe + MSIX_TESTDEV_CQE_SQ,
+             s->sq[sqid].head | (uint32_t)sqid << 16);
+    stl_le_p(cqe + MSIX_TESTDEV_CQE_STATUS, dw3);
+    if (pci_dma_write(PCI_DEVICE(s), cq->base + cq->tail * sizeof(cqe), cqe,
+                      sizeof(cqe)) != MEMTX_OK) {
+        guest_error(s, MSIX_TESTDEV_ERR_DMA, cqid,
+                    "cannot write a completion to CQ %u at 0x%" PRIx64,
+                    cqid, cq->base + cq->tail * sizeof(cqe));
+        s->csts |= MSIX_TESTDEV_CSTS_CFS;
+        return false;
+    }
+    trace_msix_testdev_completion(cqid, sqid, cid, status, cq->tail,
+                                  cq->phase);
+    if (++cq->tail == cq->size) {
+        cq->tail = 0;
+        cq->phase = !cq->phase;
+    }
+    cq->signal = true;
+    return true;
+}
+
+static void delete_queue(MsixTestdevQueue *q)
+{
+    memset(q, 0, sizeof(*q));
+}
+
+/* Create queue @qid (CDW10 15:0) of CDW10 31:16 + 1 entries at @base. */
+static uint32_t check_new_queue(MsixTestdevState *s, MsixTestdevQueue *tbl,
+                                uint32_t cdw10, uint64_t base)
+{
+    uint32_t qid = cdw10 & 0xffff;
+    uint32_t size = (cdw10 >> 16) + 1;
+
+    if (qid == 0 || qid > s->queues || tbl[qid].size) {
+        return MSIX_TESTDEV_SC_INVALID_QID;
+    }
+    if (size < MSIX_TESTDEV_MIN_QUEUE_ENTRIES ||
+        size > MSIX_TESTDEV_MAX_QUEUE_ENTRIES) {
+        return MSIX_TESTDEV_SC_INVALID_QSIZE;
+    }
+    if (!base || base % MSIX_TESTDEV_QUEUE_ALIGN) {
+        return MSIX_TESTDEV_SC_INVALID_FIELD;
+    }
+    return MSIX_TESTDEV_SC_SUCCESS;
+}
+
+/* Execute one command from SQ @sqid; returns the completion status. */
+static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
+                        const uint8_t *sqe, unsigned *raise)
+{
+    uint8_t opcode = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0) & 0xff;
+    uint32_t cdw10 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW10);
+    uint32_t cdw11 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW11);
+    uint64_t prp1 = ldq_le_p(sqe + MSIX_TESTDEV_SQE_PRP1);
+    uint32_t qid = cdw10 & 0xffff, sc;
+
+    switch (opcode) {
+    case MSIX_TESTDEV_CMD_NOOP:
+        return MSIX_TESTDEV_SC_SUCCESS;
+    case MSIX_TESTDEV_CMD_IRQ_TEST:
+        if ((cdw10 & 0xffff) >= s->vectors) {
+            return MSIX_TESTDEV_SC_INVALID_VECTOR;
+        }
+        *raise = cdw10 & 0xffff;
+        return MSIX_TESTDEV_SC_SUCCESS;
+    }
+    if (sqid != 0) {
+        return MSIX_TESTDEV_SC_INVALID_OPCODE;  /* admin commands only */
+    }
+
+    switch (opcode) {
+    case MSIX_TESTDEV_ADMIN_CREATE_CQ: {
+        uint32_t vector = cdw11 >> MSIX_TESTDEV_CQ_IV_SHIFT;
+
+        sc = check_new_queue(s, s->cq, cdw10, prp1);
+        if (sc) {
+            return sc;
+        }
+        if (vector >= s->vectors) {
+            return MSIX_TESTDEV_SC_INVALID_VECTOR;
+        }
+        s->cq[qid] = (MsixTestdevQueue) {
+            .base = prp1, .size = (cdw10 >> 16) + 1, .phase = true,
+            .vector = vector, .ien = cdw11 & MSIX_TESTDEV_CQ_IEN,
+        };
+        return MSIX_TESTDEV_SC_SUCCESS;
+    }
+    case MSIX_TESTDEV_ADMIN_CREATE_SQ: {
+        uint32_t cqid = cdw11 >> 16;
+
+        sc = check_new_queue(s, s->sq, cdw10, prp1);
+        if (sc) {
+            return sc;
+        }
+        if (cqid == 0 || !cq_of(s, cqid)) {
+            return MSIX_TESTDEV_SC_CQ_INVALID;
+        }
+        s->sq[qid] = (MsixTestdevQueue) {
+            .base = prp1, .size = (cdw10 >> 16) + 1, .cqid = cqid,
+        };
+        return MSIX_TESTDEV_SC_SUCCESS;
+    }
+    case MSIX_TESTDEV_ADMIN_DELETE_SQ:
+        if (qid == 0 || !sq_of(s, qid)) {
+            return MSIX_TESTDEV_SC_INVALID_QID;
+        }
+        delete_queue(&s->sq[qid]);
+        return MSIX_TESTDEV_SC_SUCCESS;
+    case MSIX_TESTDEV_ADMIN_DELETE_CQ:
+        if (qid == 0 || !cq_of(s, qid)) {
+            return MSIX_TESTDEV_SC_INVALID_QID;
+        }
+        for (uint32_t i = 1; i < s->nr_slots; i++) {
+            if (s->sq[i].size && s->sq[i].cqid == qid) {
+                return MSIX_TESTDEV_SC_INVALID_DELETE;
+            }
+        }
+        delete_queue(&s->cq[qid]);
+        update_intx(s);
+        return MSIX_TESTDEV_SC_SUCCESS;
+    default:
+        return MSIX_TESTDEV_SC_INVALID_OPCODE;
+    }
+}
+
+/*
+ * Run every submission queue: fetch each command the host queued, execute
+ * it, post its completion; then notify each completion queue that got
+ * completions once (one message per batch), and the vectors that
+ * interrupt-test commands named.  An SQ whose CQ is full waits for the
+ * host to move that CQ's head.
+ */
+static void run_queues(MsixTestdevState *s)
+{
+    PCIDevice *pci = PCI_DEVICE(s);
+    unsigned long *raise = bitmap_new(s->vectors);
+
+    if (!(s->csts & MSIX_TESTDEV_CSTS_RDY)) {
+        g_free(raise);
+        return;
+    }
+    for (uint32_t sqid = 0; sqid < s->nr_slots; sqid++) {
+        MsixTestdevQueue *sq = &s->sq[sqid];
+
+        while (sq->size && sq->head != sq->tail &&
+               !(s->csts & MSIX_TESTDEV_CSTS_CFS)) {
+            MsixTestdevQueue *cq = &s->cq[sq->cqid];
+            uint8_t sqe[MSIX_TESTDEV_SQE_SIZE];
+            uint32_t status;
+            uint16_t cid = 0xffff;
+            unsigned vector = UINT_MAX;
+
+            if (!cq->size || cq_full(cq)) {
+                break;
+            }
+            if (pci_dma_read(pci, sq->base + sq->head * sizeof(sqe), sqe,
+                             sizeof(sqe)) != MEMTX_OK) {
+                guest_error(s, MSIX_TESTDEV_ERR_DMA, sqid,
+                            "cannot read a command from SQ %u at 0x%" PRIx64,
+                            sqid, sq->base + sq->head * sizeof(sqe));
+                status = MSIX_TESTDEV_SC_DATA_TRANSFER;
+            } else {
+                uint32_t cdw0 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0);
+
+                cid = cdw0 >> MSIX_TESTDEV_CDW0_CID_SHIFT;
+                trace_msix_testdev_command(sqid, cid, cdw0 & 0xff,
+                                           ldl_le_p(sqe +
+                                                    MSIX_TESTDEV_SQE_CDW10),
+                                           ldl_le_p(sqe +
+                                                    MSIX_TESTDEV_SQE_CDW11));
+                status = execute(s, sqid, sqe, &vector);
+            }
+            sq->head = (sq->head + 1) % sq->size;
+            if (!post_completion(s, sq->cqid, sqid, cid, status, 0)) {
+                break;
+            }
+            if (vector != UINT_MAX) {
+                set_bit(vector, raise);
+            }
+        }
+    }
+    for (uint32_t cqid = 0; cqid < s->nr_slots; cqid++) {
+        MsixTestdevQueue *cq = &s->cq[cqid];
+
+        if (cq->signal) {
+            cq->signal = false;
+            if (cq->ien) {
+                notify_vector(s, cq->vector);
+            }
+        }
+    }
+    for (unsigned long v = find_first_bit(raise, s->vectors); v < s->vectors;
+         v = find_next_bit(raise, s->vectors, v + 1)) {
+        notify_vector(s, v);
+    }
+    update_intx(s);
+    g_free(raise);
+}
+
+static void run_queues_cb(void *opaque)
+{
+    run_queues(opaque);
+}
+
+/* Doorbells start the queues from a bottom half or after the delay. */
+static void kick(MsixTestdevState *s)
+{
+    if (!s->completion_delay_ns) {
+        qemu_bh_schedule(s->bh);
+    } else if (!timer_pending(s->timer)) {
+        timer_mod(s->timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                            s->completion_delay_ns);
+    }
+}
+
+static void doorbell(MsixTestdevState *s, hwaddr addr, uint32_t val)
+{
+    uint32_t index = (addr - MSIX_TESTDEV_REG_DOORBELLS) /
+                     MSIX_TESTDEV_DB_STRIDE;
+    uint32_t qid = index / 2;
+    bool is_cq = index & 1;
+    MsixTestdevQueue *q = is_cq ? cq_of(s, qid) : sq_of(s, qid);
+
+    trace_msix_testdev_doorbell(is_cq ? "CQ head" : "SQ tail", qid, val);
+    if (!(s->csts & MSIX_TESTDEV_CSTS_RDY)) {
+        guest_error(s, MSIX_TESTDEV_ERR_NOT_ENABLED, addr,
+                    "doorbell 0x%" HWADDR_PRIx " written while disabled",
+                    addr);
+        return;
+    }
+    if (!q) {
+        guest_error(s, MSIX_TESTDEV_ERR_DB_QUEUE, addr,
+                    "doorbell 0x%" HWADDR_PRIx " of %s %u, which does not "
+                    "exist", addr, is_cq ? "CQ" : "SQ", qid);
+        return;
+    }
+    if (val >= q->size) {
+        guest_error(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
+                    "%s %u doorbell %u beyond its %u entries",
+                    is_cq ? "CQ" : "SQ", qid, val, q->size);
+        return;
+    }
+    if (is_cq) {
+        bool was_full = cq_full(q);
+
+        q->head = val;
+        update_intx(s);
+        if (was_full) {
+            kick(s);                    /* an SQ may be waiting for room */
+        }
+    } else {
+        q->tail = val;
+        kick(s);
+    }
+}
+
+/* ------------------------------------------------------- controller */
+
+static void disable(MsixTestdevState *s)
+{
+    qemu_bh_cancel(s->bh);
+    timer_del(s->timer);
+    for (uint32_t i = 0; i < s->nr_slots; i++) {
+        delete_queue(&s->sq[i]);
+        delete_queue(&s->cq[i]);
+    }
+    s->csts = 0;
+    s->msi_pending = 0;
+    update_intx(s);
+}
+
+static void enable(MsixTestdevState *s)
+{
+    uint32_t asqs = (s->aqa & MSIX_TESTDEV_AQA_ASQS_MASK) + 1;
+    uint32_t acqs = ((s->aqa >> MSIX_TESTDEV_AQA_ACQS_SHIFT) &
+                     MSIX_TESTDEV_AQA_ACQS_MASK) + 1;
+
+    if (asqs < MSIX_TESTDEV_MIN_QUEUE_ENTRIES ||
+        acqs < MSIX_TESTDEV_MIN_QUEUE_ENTRIES ||
+        !s->asq || s->asq % MSIX_TESTDEV_QUEUE_ALIGN ||
+        !s->acq || s->acq % MSIX_TESTDEV_QUEUE_ALIGN) {
+        guest_error(s, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0,
+                    "enabled with invalid admin queues: AQA 0x%x ASQ 0x%"
+                    PRIx64 " ACQ 0x%" PRIx64, s->aqa, s->asq, s->acq);
+        return;
+    }
+    s->sq[0] = (MsixTestdevQueue) { .base = s->asq, .size = asqs };
+    s->cq[0] = (MsixTestdevQueue) {
+        .base = s->acq, .size = acqs, .phase = true, .ien = true,
+    };
+    s->csts = MSIX_TESTDEV_CSTS_RDY;
+}
+
+/* --------------------------------------------------------- registers */
+
+static uint64_t cap_value(MsixTestdevState *s)
+{
+    return (uint64_t)(MSIX_TESTDEV_MAX_QUEUE_ENTRIES - 1) |
+           (uint64_t)s->queues << MSIX_TESTDEV_CAP_NQ_SHIFT |
+           (uint64_t)(s->vectors - 1) << MSIX_TESTDEV_CAP_NV_SHIFT;
+}
+
+/*
+ * Where @addr, @size is a valid access: the 64-bit value it addresses
+ * (*@reg64) and the shift of the part accessed, or false.  CAP, ASQ and
+ * ACQ take 8-byte accesses and 4-byte ones to either half; the rest,
+ * 4-byte accesses.
+ */
+static bool decode_access(hwaddr addr, unsigned size, hwaddr *reg,
+                          unsigned *shift)
+{
+    hwaddr base = addr & ~7ULL;
+    bool is64 = base == MSIX_TESTDEV_REG_CAP || base == MSIX_TESTDEV_REG_ASQ ||
+                base == MSIX_TESTDEV_REG_ACQ;
+
+    if (is64 && ((size == 8 && addr == base) || (size == 4 && !(addr & 3)))) {
+        *reg = base;
+        *shift = (addr - base) * 8;
+        return true;
+    }
+    *reg = addr;
+    *shift = 0;
+    return size == 4 && !(addr & 3) && !is64;
+}
+
+static uint64_t regs_read(void *opaque, hwaddr addr, unsigned size)
+{
+    MsixTestdevState *s = opaque;
+    uint64_t val = 0;
+    hwaddr reg;
+    unsigned shift;
+
+    if (!decode_access(addr, size, &reg, &shift)) {
+        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                    "bad %u-byte read at 0x%" HWADDR_PRIx, size, addr);
+        return 0;
+    }
+    switch (reg) {
+    case MSIX_TESTDEV_REG_CAP:
+        val = cap_value(s);
+        break;
+    case MSIX_TESTDEV_REG_VS:
+        val = MSIX_TESTDEV_VERSION;
+        break;
+    case MSIX_TESTDEV_REG_INTMS:
+    case MSIX_TESTDEV_REG_INTMC:
+        val = s->intms;
+        break;
+    case MSIX_TESTDEV_REG_CC:
+        val = s->cc;
+        break;
+    case MSIX_TESTDEV_REG_CSTS:
+        val = s->csts;
+        break;
+    case MSIX_TESTDEV_REG_AQA:
+        val = s->aqa;
+        break;
+    case MSIX_TESTDEV_REG_ASQ:
+        val = s->asq;
+        break;
+    case MSIX_TESTDEV_REG_ACQ:
+        val = s->acq;
+        break;
+    case MSIX_TESTDEV_REG_ERR:
+        val = s->err;
+        break;
+    case MSIX_TESTDEV_REG_ERRINFO:
+        val = s->errinfo;
+        break;
+    case MSIX_TESTDEV_REG_ERRCNT:
+        val = s->errcnt;
+        break;
+    default:
+        if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
+            break;                      /* doorbells read as 0 */
+        }
+        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                    "read of no register at 0x%" HWADDR_PRIx, addr);
+        return 0;
+    }
+    val = size == 8 ? val : (uint32_t)(val >> shift);
+    trace_msix_testdev_reg_read(addr, size, val);
+    return val;
+}
+
+static void write64_part(uint64_t *reg, unsigned shift, unsigned size,
+                         uint64_t val)
+{
+    uint64_t mask = size == 8 ? UINT64_MAX : 0xffffffffULL << shift;
+
+    *reg = (*reg & ~mask) | ((val << shift) & mask);
+}
+
+static void regs_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
+{
+    MsixTestdevState *s = opaque;
+    hwaddr reg;
+    unsigned shift;
+
+    trace_msix_testdev_reg_write(addr, size, val);
+    if (!decode_access(addr, size, &reg, &shift)) {
+        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                    "bad %u-byte write at 0x%" HWADDR_PRIx, size, addr);
+        return;
+    }
+    if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
+        doorbell(s, reg, val);
+        return;
+    }
+    switch (reg) {
+    case MSIX_TESTDEV_REG_INTMS:
+        s->intms |= val;
+        update_intx(s);
+        break;
+    case MSIX_TESTDEV_REG_INTMC: {
+        uint32_t release = s->msi_pending & val;
+
+        s->intms &= ~val;
+        s->msi_pending &= ~release;
+        for (unsigned v = 0; release; v++, release >>= 1) {
+            if (release & 1) {
+                notify_vector(s, v);
+            }
+        }
+        update_intx(s);
+        break;
+    }
+    case MSIX_TESTDEV_REG_CC:
+        if ((val ^ s->cc) & MSIX_TESTDEV_CC_EN) {
+            trace_msix_testdev_enable(val & MSIX_TESTDEV_CC_EN);
+            if (val & MSIX_TESTDEV_CC_EN) {
+                enable(s);
+            } else {
+                disable(s);
+            }
+        }
+        s->cc = val & MSIX_TESTDEV_CC_EN;
+        break;
+    case MSIX_TESTDEV_REG_AQA:
+        s->aqa = val & (MSIX_TESTDEV_AQA_ASQS_MASK |
+                        MSIX_TESTDEV_AQA_ACQS_MASK <<
+                        MSIX_TESTDEV_AQA_ACQS_SHIFT);
+        break;
+    case MSIX_TESTDEV_REG_ASQ:
+        write64_part(&s->asq, shift, size, val);
+        break;
+    case MSIX_TESTDEV_REG_ACQ:
+        write64_part(&s->acq, shift, size, val);
+        break;
+    case MSIX_TESTDEV_REG_ERR:
+        s->err = MSIX_TESTDEV_ERR_NONE;
+        s->errinfo = 0;
+        break;
+    case MSIX_TESTDEV_REG_RAISE:
+        if (val >= s->vectors) {
+            guest_error(s, MSIX_TESTDEV_ERR_RAISE_VECTOR, val,
+                        "RAISE of vector %" PRIu64 " of %u", val, s->vectors);
+            break;
+        }
+        notify_vector(s, val);
+        break;
+    default:
+        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                    "write of a read-only or no register at 0x%"
+                    HWADDR_PRIx, addr);
+        break;
+    }
+}
+
+static const MemoryRegionOps regs_ops = {
+    .read = regs_read,
+    .write = regs_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    /* Every access reaches us, so that bad ones are reported, not lost. */
+    .valid = { .min_access_size = 1, .max_access_size = 8,
+               .unaligned = true },
+    .impl = { .min_access_size = 1, .max_access_size = 8,
+              .unaligned = true },
+};
+
+/* ------------------------------------------------------------- device */
+
+/* Function Level Reset: the Express capability's Initiate FLR bit. */
+static void msix_testdev_write_config(PCIDevice *pci, uint32_t addr,
+                                      uint32_t val, int len)
+{
+    pci_default_write_config(pci, addr, val, len);
+    pcie_cap_flr_write_config(pci, addr, val, len);
+}
+
+static void msix_testdev_realize(PCIDevice *pci, Error **errp)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(pci);
+
+    if (s->vectors < 1 || s->vectors > MSIX_TESTDEV_MAX_VECTORS) {
+        error_setg(errp, "vectors must be 1 to %u, not %u",
+                   MSIX_TESTDEV_MAX_VECTORS, s->vectors);
+        return;
+    }
+    if (s->queues < 1 || s->queues > MSIX_TESTDEV_MAX_QUEUES) {
+        error_setg(errp, "queues must be 1 to %u, not %u",
+                   MSIX_TESTDEV_MAX_QUEUES, s->queues);
+        return;
+    }
+
+    pci->config[PCI_INTERRUPT_PIN] = 1;
+    memory_region_init_io(&s->regs, OBJECT(s), &regs_ops, s,
+                          "msix-testdev-regs", MSIX_TESTDEV_BAR_REGS_SIZE);
+    pci_register_bar(pci, MSIX_TESTDEV_BAR_REGS,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY, &s->regs);
+
+    /* A PCI Express endpoint, as nvme is; QEMU plugs it into pc too. */
+    pcie_endpoint_cap_init(pci, MSIX_TESTDEV_PCIE_CAP);
+    pcie_cap_flr_init(pci);
+    if (s->msi && msi_init(pci, MSIX_TESTDEV_MSI_CAP,
+                           MSIX_TESTDEV_MSI_VECTORS, true, false, errp)) {
+        return;
+    }
+    if (s->msix) {
+        memory_region_init(&s->msix_bar, OBJECT(s), "msix-testdev-msix",
+                           MSIX_TESTDEV_BAR_MSIX_SIZE);
+        if (msix_init(pci, s->vectors, &s->msix_bar, MSIX_TESTDEV_BAR_MSIX,
+                      MSIX_TESTDEV_MSIX_TABLE, &s->msix_bar,
+                      MSIX_TESTDEV_BAR_MSIX, MSIX_TESTDEV_MSIX_PBA,
+                      MSIX_TESTDEV_MSIX_CAP, errp)) {
+            msi_uninit(pci);
+            return;
+        }
+        pci_register_bar(pci, MSIX_TESTDEV_BAR_MSIX,
+                         PCI_BASE_ADDRESS_SPACE_MEMORY |
+                         PCI_BASE_ADDRESS_MEM_TYPE_64, &s->msix_bar);
+        for (uint32_t v = 0; v < s->vectors; v++) {
+            msix_vector_use(pci, v);
+        }
+    }
+
+    s->nr_slots = s->queues + 1;
+    s->sq = g_new0(MsixTestdevQueue, s->nr_slots);
+    s->cq = g_new0(MsixTestdevQueue, s->nr_slots);
+    s->bh = qemu_bh_new_guarded(run_queues_cb, s,
+                                &DEVICE(s)->mem_reentrancy_guard);
+    s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, run_queues_cb, s);
+}
+
+static void msix_testdev_exit(PCIDevice *pci)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(pci);
+
+    qemu_bh_delete(s->bh);
+    timer_free(s->timer);
+    g_free(s->sq);
+    g_free(s->cq);
+    if (s->msix) {
+        msix_unuse_all_vectors(pci);
+        msix_uninit(pci, &s->msix_bar, &s->msix_bar);
+    }
+    msi_uninit(pci);
+}
+
+/* Reset and FLR: every register to its documented default. */
+static void msix_testdev_reset_hold(Object *obj, ResetType type)
+{
+    MsixTestdevState *s = MSIX_TESTDEV(obj);
+
+    disable(s);
+    s->cc = 0;
+    s->aqa = 0;
+    s->asq = 0;
+    s->acq = 0;
+    s->intms = 0;
+    s->err = MSIX_TESTDEV_ERR_NONE;
+    s->errinfo = 0;
+    s->errcnt = 0;
+}
+
+static bool queue_valid(MsixTestdevState *s, MsixTestdevQueue *q, bool is_sq)
+{
+    return !q->size ||
+           (q->size >= MSIX_TESTDEV_MIN_QUEUE_ENTRIES &&
+            q->size <= MSIX_TESTDEV_MAX_QUEUE_ENTRIES &&
+            q->head < q->size && q->tail < q->size &&
+            (is_sq ? q->cqid < s->nr_slots && s->cq[q->cqid].size
+                   : q->vector < s->vectors));
+}
+
+static int msix_testdev_post_load(void *opaque, int version_id)
+{
+    MsixTestdevState *s = opaque;
+
+    for (uint32_t i = 0; i < s->nr_slots; i++) {
+        if (!queue_valid(s, &s->sq[i], true) ||
+            !queue_valid(s, &s->cq[i], false)) {
+            error_report("%s: inconsistent queue %u in the migration stream",
+                         TYPE_MSIX_TESTDEV, i);
+            return -EINVAL;
+        }
+    }
+    for (uint32_t i = 0; i < s->nr_slots; i++) {
+        if (s->sq[i].size && s->sq[i].head != s->sq[i].tail &&
+            !timer_pending(s->timer)) {
+            kick(s);
+            break;
+        }
+    }
+    update_intx(s);
+    return 0;
+}
+
+static const VMStateDescription vmstate_msix_testdev_queue = {
+    .name = "msix-testdev-queue",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, MsixTestdevQueue),
+        VMSTATE_UINT32(size, MsixTestdevQueue),
+        VMSTATE_UINT32(head, MsixTestdevQueue),
+        VMSTATE_UINT32(tail, MsixTestdevQueue),
+        VMSTATE_UINT16(cqid, MsixTestdevQueue),
+        VMSTATE_UINT16(vector, MsixTestdevQueue),
+        VMSTATE_BOOL(ien, MsixTestdevQueue),
+        VMSTATE_BOOL(phase, MsixTestdevQueue),
+        VMSTATE_BOOL(signal, MsixTestdevQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_msix_testdev = {
+    .name = TYPE_MSIX_TESTDEV,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = msix_testdev_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, MsixTestdevState),
+        VMSTATE_MSIX(parent_obj, MsixTestdevState),
+        VMSTATE_UINT32(cc, MsixTestdevState),
+        VMSTATE_UINT32(csts, MsixTestdevState),
+        VMSTATE_UINT32(aqa, MsixTestdevState),
+        VMSTATE_UINT64(asq, MsixTestdevState),
+        VMSTATE_UINT64(acq, MsixTestdevState),
+        VMSTATE_UINT32(intms, MsixTestdevState),
+        VMSTATE_UINT32(msi_pending, MsixTestdevState),
+        VMSTATE_UINT32(err, MsixTestdevState),
+        VMSTATE_UINT32(errinfo, MsixTestdevState),
+        VMSTATE_UINT32(errcnt, MsixTestdevState),
+        VMSTATE_UINT32_EQUAL(nr_slots, MsixTestdevState, NULL),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(sq, MsixTestdevState, nr_slots,
+                                             vmstate_msix_testdev_queue,
+                                             MsixTestdevQueue),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(cq, MsixTestdevState, nr_slots,
+                                             vmstate_msix_testdev_queue,
+                                             MsixTestdevQueue),
+        VMSTATE_TIMER_PTR(timer, MsixTestdevState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property msix_testdev_props[] = {
+    DEFINE_PROP_UINT32("vectors", MsixTestdevState, vectors, 65),
+    DEFINE_PROP_UINT32("queues", MsixTestdevState, queues, 64),
+    DEFINE_PROP_BOOL("msi", MsixTestdevState, msi, true),
+    DEFINE_PROP_BOOL("msix", MsixTestdevState, msix, true),
+    DEFINE_PROP_UINT64("completion-delay-ns", MsixTestdevState,
+                       completion_delay_ns, 0),
+};
+
+static void msix_testdev_class_init(ObjectClass *oc, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
+    ResettableClass *rc = RESETTABLE_CLASS(oc);
+
+    pc->realize = msix_testdev_realize;
+    pc->exit = msix_testdev_exit;
+    pc->config_write = msix_testdev_write_config;
+    pc->vendor_id = MSIX_TESTDEV_VENDOR_ID;
+    pc->device_id = MSIX_TESTDEV_DEVICE_ID;
+    pc->revision = MSIX_TESTDEV_REVISION;
+    pc->class_id = MSIX_TESTDEV_CLASS;
+    rc->phases.hold = msix_testdev_reset_hold;
+    dc->desc = "MSI-X test device with NVMe-style queue pairs";
+    dc->vmsd = &vmstate_msix_testdev;
+    device_class_set_props(dc, msix_testdev_props);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo msix_testdev_types[] = {
+    {
+        .name = TYPE_MSIX_TESTDEV,
+        .parent = TYPE_PCI_DEVICE,
+        .instance_size = sizeof(MsixTestdevState),
+        .class_init = msix_testdev_class_init,
+        .interfaces = (InterfaceInfo[]) {
+            { INTERFACE_PCIE_DEVICE },
+            { },
+        },
+    },
+};
+
+DEFINE_TYPES(msix_testdev_types)
