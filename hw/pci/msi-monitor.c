@@ -119,12 +119,18 @@ static MsiDeviceInfo *msi_info(PCIDevice *dev)
     info->function_masked = false;
     info->table_size = capable;
     for (unsigned i = 0; i < capable; i++) {
+        bool allocated = i < msi_nr_vectors_allocated(dev);
+
+        /*
+         * msi_get_message() asserts on a vector beyond Multiple Message
+         * Enable; such a vector shows the base message, unused.
+         */
         QAPI_LIST_APPEND(tail, vector_info(dev, MSI_CAPABILITY_MSI, i,
-                                           msi_get_message(dev, i),
+                                           msi_get_message(dev,
+                                                           allocated ? i : 0),
                                            msi_is_masked(dev, i),
                                            pending & BIT(i),
-                                           info->enabled &&
-                                           i < msi_nr_vectors_allocated(dev)));
+                                           info->enabled && allocated));
     }
     return info;
 }

@@ -3,7 +3,8 @@
  *
  * Replays Linux's msix_capability_init() (drivers/pci/msi/msi.c; seeds
  * 001/003) on two stock devices with different MSI-X layouts (nvme: table
- * and PBA inside BAR0; e1000e: an exclusive BAR) and asserts after every
+ * and PBA inside BAR0; e1000e: an exclusive BAR) and on msix-testdev
+ * (its own 64-bit BAR, 65 entries), and asserts after every
  * step what x-query-msix reports and that x-query-msix-log holds exactly
  * the events of that step.  Then: the decoder on known messages of each
  * format, DWORD/QWORD/byte table accesses, PBA writes, the event ring's
@@ -27,9 +28,11 @@
 
 #define NVME_DEVFN      QPCI_DEVFN(3, 0)
 #define E1000E_DEVFN    QPCI_DEVFN(4, 0)
+#define TESTDEV_DEVFN   QPCI_DEVFN(5, 0)
 #define STOCK_DEVICES   "-machine q35 -nodefaults " \
                         "-device nvme,serial=irqlab,id=nvme,addr=03.0 " \
-                        "-device e1000e,id=nic,addr=04.0,romfile="
+                        "-device e1000e,id=nic,addr=04.0,romfile= " \
+                        "-device msix-testdev,id=tdev,addr=05.0"
 
 /* The entries the replay programs, as Linux does for nvec = 3. */
 #define NVEC            3
@@ -195,6 +198,11 @@ static void test_capability_init_nvme(void)
 static void test_capability_init_e1000e(void)
 {
     replay_capability_init(E1000E_DEVFN, "nic");
+}
+
+static void test_capability_init_testdev(void)
+{
+    replay_capability_init(TESTDEV_DEVFN, "tdev");
 }
 
 /* ------------------------------------------------------------- decoder */
@@ -487,6 +495,8 @@ int main(int argc, char **argv)
                    test_capability_init_nvme);
     qtest_add_func("/msix-instrumentation/capability-init/e1000e",
                    test_capability_init_e1000e);
+    qtest_add_func("/msix-instrumentation/capability-init/msix-testdev",
+                   test_capability_init_testdev);
     qtest_add_func("/msix-instrumentation/decoder", test_decoder);
     qtest_add_func("/msix-instrumentation/access-sizes", test_access_sizes);
     qtest_add_func("/msix-instrumentation/pba-write", test_pba_write_ignored);
