@@ -82,6 +82,16 @@ struct MsixTestdevState {
     uint32_t nr_slots;          /* queues + 1 */
     MsixTestdevQueue *sq;
     MsixTestdevQueue *cq;
+
+    /*
+     * What run_queues() has to look at, so that it does not scan every
+     * queue: SQs with commands queued (head != tail), CQs that got
+     * completions since their last notify (their .signal), vectors that
+     * interrupt-test commands named.  Derived state: rebuilt after load.
+     */
+    unsigned long *sq_busy;
+    unsigned long *cq_signal;
+    unsigned long *raise;
 };
 
 /* ------------------------------------------------------------ errors */
@@ -202,6 +212,7 @@ static bool post_completion(MsixTestdevState *s, uint16_t cqid, uint16_t sqid,
         cq->phase = !cq->phase;
     }
     cq->signal = true;
+    set_bit(cqid, s->cq_signal);
     return true;
 }
 
@@ -319,14 +330,14 @@ static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
 static void run_queues(MsixTestdevState *s)
 {
     PCIDevice *pci = PCI_DEVICE(s);
-    unsigned long *raise = bitmap_new(s->vectors);
+    unsigned long id;
 
     if (!(s->csts & MSIX_TESTDEV_CSTS_RDY)) {
-        g_free(raise);
         return;
     }
-    for (uint32_t sqid = 0; sqid < s->nr_slots; sqid++) {
-        MsixTestdevQueue *sq = &s->sq[sqid];
+    for (id = find_first_bit(s->sq_busy, s->nr_slots); id < s->nr_slots;
+         id = find_next_bit(s->sq_busy, s->nr_slots, id + 1)) {
+        MsixTestdevQueue *sq = &s->sq[id];
 
         while (sq->size && sq->head != sq->tail &&
                !(s->csts & MSIX_TESTDEV_CSTS_CFS)) {
@@ -341,46 +352,49 @@ static void run_queues(MsixTestdevState *s)
             }
             if (pci_dma_read(pci, sq->base + sq->head * sizeof(sqe), sqe,
                              sizeof(sqe)) != MEMTX_OK) {
-                guest_error(s, MSIX_TESTDEV_ERR_DMA, sqid,
-                            "cannot read a command from SQ %u at 0x%" PRIx64,
-                            sqid, sq->base + sq->head * sizeof(sqe));
+                guest_error(s, MSIX_TESTDEV_ERR_DMA, id,
+                            "cannot read a command from SQ %lu at 0x%" PRIx64,
+                            id, sq->base + sq->head * sizeof(sqe));
                 status = MSIX_TESTDEV_SC_DATA_TRANSFER;
             } else {
                 uint32_t cdw0 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0);
 
                 cid = cdw0 >> MSIX_TESTDEV_CDW0_CID_SHIFT;
-                trace_msix_testdev_command(sqid, cid, cdw0 & 0xff,
+                trace_msix_testdev_command(id, cid, cdw0 & 0xff,
                                            ldl_le_p(sqe +
                                                     MSIX_TESTDEV_SQE_CDW10),
                                            ldl_le_p(sqe +
                                                     MSIX_TESTDEV_SQE_CDW11));
-                status = execute(s, sqid, sqe, &vector);
+                status = execute(s, id, sqe, &vector);
             }
             sq->head = (sq->head + 1) % sq->size;
-            if (!post_completion(s, sq->cqid, sqid, cid, status, 0)) {
+            if (!post_completion(s, sq->cqid, id, cid, status, 0)) {
                 break;
             }
             if (vector != UINT_MAX) {
-                set_bit(vector, raise);
+                set_bit(vector, s->raise);
             }
         }
+        if (!sq->size || sq->head == sq->tail) {
+            clear_bit(id, s->sq_busy);
+        }
     }
-    for (uint32_t cqid = 0; cqid < s->nr_slots; cqid++) {
-        MsixTestdevQueue *cq = &s->cq[cqid];
+    for (id = find_first_bit(s->cq_signal, s->nr_slots); id < s->nr_slots;
+         id = find_next_bit(s->cq_signal, s->nr_slots, id + 1)) {
+        MsixTestdevQueue *cq = &s->cq[id];
 
-        if (cq->signal) {
-            cq->signal = false;
-            if (cq->ien) {
-                notify_vector(s, cq->vector);
-            }
+        clear_bit(id, s->cq_signal);
+        cq->signal = false;
+        if (cq->ien) {
+            notify_vector(s, cq->vector);
         }
     }
-    for (unsigned long v = find_first_bit(raise, s->vectors); v < s->vectors;
-         v = find_next_bit(raise, s->vectors, v + 1)) {
-        notify_vector(s, v);
+    for (id = find_first_bit(s->raise, s->vectors); id < s->vectors;
+         id = find_next_bit(s->raise, s->vectors, id + 1)) {
+        clear_bit(id, s->raise);
+        notify_vector(s, id);
     }
     update_intx(s);
-    g_free(raise);
 }
 
 static void run_queues_cb(void *opaque)
@@ -436,6 +450,7 @@ static void doorbell(MsixTestdevState *s, hwaddr addr, uint32_t val)
         }
     } else {
         q->tail = val;
+        set_bit(qid, s->sq_busy);
         kick(s);
     }
 }
@@ -450,6 +465,9 @@ static void disable(MsixTestdevState *s)
         delete_queue(&s->sq[i]);
         delete_queue(&s->cq[i]);
     }
+    bitmap_zero(s->sq_busy, s->nr_slots);
+    bitmap_zero(s->cq_signal, s->nr_slots);
+    bitmap_zero(s->raise, s->vectors);
     s->csts = 0;
     s->msi_pending = 0;
     update_intx(s);
@@ -723,6 +741,9 @@ static void msix_testdev_realize(PCIDevice *pci, Error **errp)
     s->nr_slots = s->queues + 1;
     s->sq = g_new0(MsixTestdevQueue, s->nr_slots);
     s->cq = g_new0(MsixTestdevQueue, s->nr_slots);
+    s->sq_busy = bitmap_new(s->nr_slots);
+    s->cq_signal = bitmap_new(s->nr_slots);
+    s->raise = bitmap_new(s->vectors);
     s->bh = qemu_bh_new_guarded(run_queues_cb, s,
                                 &DEVICE(s)->mem_reentrancy_guard);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, run_queues_cb, s);
@@ -736,6 +757,9 @@ static void msix_testdev_exit(PCIDevice *pci)
     timer_free(s->timer);
     g_free(s->sq);
     g_free(s->cq);
+    g_free(s->sq_busy);
+    g_free(s->cq_signal);
+    g_free(s->raise);
     if (s->msix) {
         msix_unuse_all_vectors(pci);
         msix_uninit(pci, &s->msix_bar, &s->msix_bar);
@@ -782,11 +806,15 @@ static int msix_testdev_post_load(void *opaque, int version_id)
         }
     }
     for (uint32_t i = 0; i < s->nr_slots; i++) {
-        if (s->sq[i].size && s->sq[i].head != s->sq[i].tail &&
-            !timer_pending(s->timer)) {
-            kick(s);
-            break;
+        if (s->sq[i].size && s->sq[i].head != s->sq[i].tail) {
+            set_bit(i, s->sq_busy);
         }
+        if (s->cq[i].signal) {
+            set_bit(i, s->cq_signal);
+        }
+    }
+    if (!bitmap_empty(s->sq_busy, s->nr_slots) && !timer_pending(s->timer)) {
+        kick(s);
     }
     update_intx(s);
     return 0;

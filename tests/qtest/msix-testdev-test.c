@@ -69,23 +69,31 @@ static uint64_t alloc_queue(Tdev *t, uint32_t entries, uint32_t entry_size)
     return base;
 }
 
-static Tdev *tdev_start(const char *props)
+/* @device (its options, then ",id=..."), found at 04.0 */
+static Tdev *device_start(const char *device, const char *props)
 {
     Tdev *t = g_new0(Tdev, 1);
 
     t->qs = qtest_pc_boot("-machine q35 -nodefaults "
-                          "-device msix-testdev,id=" TDEV_ID ",addr=04.0%s",
-                          props);
+                          "-device %s,id=" TDEV_ID ",addr=04.0%s",
+                          device, props);
     t->qts = t->qs->qts;
     t->dev = qpci_device_find(t->qs->pcibus, TDEV_DEVFN);
     g_assert(t->dev);
+    qpci_device_enable(t->dev);
+    t->bar = qpci_iomap(t->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    t->msix_cap = qpci_find_capability(t->dev, PCI_CAP_ID_MSIX, 0);
+    return t;
+}
+
+static Tdev *tdev_start(const char *props)
+{
+    Tdev *t = device_start("msix-testdev", props);
+
     g_assert_cmphex(qpci_config_readw(t->dev, PCI_VENDOR_ID), ==,
                     MSIX_TESTDEV_VENDOR_ID);
     g_assert_cmphex(qpci_config_readw(t->dev, PCI_DEVICE_ID), ==,
                     MSIX_TESTDEV_DEVICE_ID);
-    qpci_device_enable(t->dev);
-    t->bar = qpci_iomap(t->dev, MSIX_TESTDEV_BAR_REGS, NULL);
-    t->msix_cap = qpci_find_capability(t->dev, PCI_CAP_ID_MSIX, 0);
     return t;
 }
 
@@ -99,7 +107,13 @@ static void tdev_stop(Tdev *t)
 /* MSI-X on, function unmasked, entry @v pointed at @addr with @data. */
 static void msix_on(Tdev *t)
 {
+    uint32_t table = qpci_config_readl(t->dev, t->msix_cap + PCI_MSIX_TABLE);
+
     qpci_msix_enable(t->dev);
+    /* libqos maps the table's BAR anew: nvme's is BAR 0, the registers' */
+    if ((table & PCI_MSIX_TABLE_BIR) == MSIX_TESTDEV_BAR_REGS) {
+        t->bar = t->dev->msix_table_bar;
+    }
 }
 
 static void msix_entry(Tdev *t, int v, uint64_t addr, uint32_t data,
@@ -206,23 +220,29 @@ static uint32_t admin(Tdev *t, uint8_t opcode, uint32_t cdw10, uint32_t cdw11,
     return reap(t, 0, cid);
 }
 
-/* I/O queue pair @qid on vector @vector. */
-static void create_pair(Tdev *t, int qid, int vector, bool ien)
+/* I/O queue pair @qid of @entries entries on vector @vector. */
+static void create_pair_sized(Tdev *t, int qid, int vector, bool ien,
+                              uint32_t entries)
 {
-    t->cq[qid] = (Queue) { .base = alloc_queue(t, IO_ENTRIES,
+    t->cq[qid] = (Queue) { .base = alloc_queue(t, entries,
                                                MSIX_TESTDEV_CQE_SIZE),
-                           .entries = IO_ENTRIES, .phase = true };
-    t->sq[qid] = (Queue) { .base = alloc_queue(t, IO_ENTRIES,
+                           .entries = entries, .phase = true };
+    t->sq[qid] = (Queue) { .base = alloc_queue(t, entries,
                                                MSIX_TESTDEV_SQE_SIZE),
-                           .entries = IO_ENTRIES };
+                           .entries = entries };
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                          qid | (IO_ENTRIES - 1) << 16,
+                          qid | (entries - 1) << 16,
                           (ien ? MSIX_TESTDEV_CQ_IEN : 0) |
                           vector << MSIX_TESTDEV_CQ_IV_SHIFT,
                           t->cq[qid].base), ==, MSIX_TESTDEV_SC_SUCCESS);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
-                          qid | (IO_ENTRIES - 1) << 16, qid << 16,
+                          qid | (entries - 1) << 16, qid << 16,
                           t->sq[qid].base), ==, MSIX_TESTDEV_SC_SUCCESS);
+}
+
+static void create_pair(Tdev *t, int qid, int vector, bool ien)
+{
+    create_pair_sized(t, qid, vector, ien, IO_ENTRIES);
 }
 
 static int64_t sent(Tdev *t, int vector)
@@ -706,6 +726,98 @@ static void test_migration(void)
     rmdir(dir);
 }
 
+/*
+ * `make bench` workloads (scripts/irqlab-bench), run only with -m perf.
+ *
+ * throughput: IRQLAB_BENCH_QUEUES pairs of 64 entries, each vector aimed at
+ * its own word of RAM; IRQLAB_BENCH_ROUNDS (default 400 / queues) rounds of
+ * a full batch (63 no-op commands) on every SQ, one doorbell each, then
+ * every completion reaped.  Prints completions and messages per second of
+ * host time; the device runs from bottom halves, with no guest CPU, so
+ * TCG's speed does not enter, but qtest's round trips (one per command
+ * written and per completion read) dominate.
+ */
+static int env_int(const char *name, int dflt)
+{
+    const char *v = g_getenv(name);
+
+    return v ? atoi(v) : dflt;
+}
+
+static void bench_throughput(void)
+{
+    enum { ENTRIES = 64, BATCH = ENTRIES - 1 };
+    int queues = env_int("IRQLAB_BENCH_QUEUES", 8);
+    int rounds = env_int("IRQLAB_BENCH_ROUNDS", MAX(1, 400 / queues));
+    Tdev *t = tdev_start(",vectors=65,queues=64");
+    uint64_t msg = guest_alloc(&t->qs->alloc, 4 * (queues + 1));
+    g_autoptr(QDict) s = NULL;
+    int64_t messages = 0;
+    gint64 t0;
+    double secs;
+
+    msix_on(t);
+    enable_admin(t);
+    for (int q = 1; q <= queues; q++) {
+        msix_entry(t, q, msg + 4 * q, q, false);
+        create_pair_sized(t, q, q, true, ENTRIES);
+    }
+    t0 = g_get_monotonic_time();
+    for (int r = 0; r < rounds; r++) {
+        for (int q = 1; q <= queues; q++) {
+            for (int i = 0; i < BATCH; i++) {
+                queue_cmd(t, q, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
+            }
+            ring_sq(t, q);
+        }
+        for (int q = 1; q <= queues; q++) {
+            for (int i = 0; i < BATCH; i++) {
+                uint16_t cid = (t->next_cid - (queues - q + 1) * BATCH + i);
+
+                g_assert_cmphex(reap(t, q, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+            }
+        }
+    }
+    secs = (g_get_monotonic_time() - t0) / (double)G_USEC_PER_SEC;
+    s = msix_query_state(t->qts, TDEV_ID);
+    for (int q = 1; q <= queues; q++) {
+        messages += qdict_get_int(msix_query_vector(s, q), "sent");
+    }
+    g_test_message("queues %d completions %d messages %" PRId64
+                   " seconds %.3f", queues, rounds * queues * BATCH,
+                   messages, secs);
+    tdev_stop(t);
+}
+
+/*
+ * per-command: IRQLAB_BENCH_COMMANDS commands, one at a time, on the admin
+ * queue, each completion notifying MSI-X vector 0 into guest RAM: no-ops
+ * on msix-testdev, or (IRQLAB_BENCH_DEVICE=nvme) Get Features (Number of
+ * Queues) on QEMU's nvme, whose admin queue has the same layout.
+ */
+static void bench_per_command(void)
+{
+    bool nvme = !g_strcmp0(g_getenv("IRQLAB_BENCH_DEVICE"), "nvme");
+    int n = env_int("IRQLAB_BENCH_COMMANDS", 1000);
+    Tdev *t = nvme ? device_start("nvme", ",serial=irqlab")
+                   : tdev_start(",vectors=65,queues=64");
+    uint64_t msg = guest_alloc(&t->qs->alloc, 4);
+    uint8_t opcode = nvme ? 0x0a : MSIX_TESTDEV_CMD_NOOP;  /* Get Features */
+    uint32_t cdw10 = nvme ? 0x07 : 0;                  /* Number of Queues */
+
+    msix_on(t);
+    msix_entry(t, 0, msg, 0x99, false);
+    enable_admin(t);
+    for (int i = 0; i < n; i++) {
+        qtest_writel(t->qts, msg, 0);
+        g_assert_cmphex(admin(t, opcode, cdw10, 0, 0), ==, 0);
+        g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x99);
+    }
+    g_test_message("device %s commands %d", nvme ? "nvme" : "msix-testdev",
+                   n);
+    tdev_stop(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -718,6 +830,10 @@ int main(int argc, char **argv)
     qtest_add_func("/msix-testdev/bad-input", test_bad_input);
     qtest_add_func("/msix-testdev/reset-and-flr", test_reset_and_flr);
     qtest_add_func("/msix-testdev/migration", test_migration);
+    if (g_test_perf()) {
+        qtest_add_func("/msix-testdev/bench/throughput", bench_throughput);
+        qtest_add_func("/msix-testdev/bench/per-command", bench_per_command);
+    }
 
     return g_test_run();
 }
