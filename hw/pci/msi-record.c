@@ -82,6 +82,28 @@ void msi_record_free(PCIDevice *dev)
 }
 
 /* Take the registers as they are now as the base for old -> new. */
+/*
+ * The MSI capability's dwords as they are now (PCI 3.0, 6.8.1; offsets
+ * from pci_regs.h): message control in dword 0, then address, [upper
+ * address,] data, [mask bits, pending bits].  Returns how many.
+ */
+static unsigned msi_cap_read(PCIDevice *dev, uint32_t now[MSI_CAP_DWORDS])
+{
+    uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
+    unsigned last = flags & PCI_MSI_FLAGS_MASKBIT ?
+                    (flags & PCI_MSI_FLAGS_64BIT ? PCI_MSI_PENDING_64
+                                                 : PCI_MSI_PENDING_32) :
+                    (flags & PCI_MSI_FLAGS_64BIT ? PCI_MSI_DATA_64
+                                                 : PCI_MSI_DATA_32);
+    unsigned ndw = last / 4 + 1;
+
+    for (unsigned i = 0; i < ndw; i++) {
+        now[i] = pci_get_long(dev->config + dev->msi_cap + i * 4);
+    }
+    return ndw;
+}
+
+/* Take the registers as they are now as the base for old -> new. */
 void msi_record_resync(PCIDevice *dev)
 {
     MSIRecord *r = msi_record(dev);
@@ -90,12 +112,7 @@ void msi_record_resync(PCIDevice *dev)
         r->msix_control = dev->config[dev->msix_cap + PCI_MSIX_FLAGS + 1];
     }
     if (msi_present(dev)) {
-        for (int i = 0; i < MSI_CAP_DWORDS; i++) {
-            unsigned off = dev->msi_cap + i * 4;
-
-            r->msi_cap[i] = off + 4 <= pci_config_size(dev) ?
-                            pci_get_long(dev->config + off) : 0;
-        }
+        msi_cap_read(dev, r->msi_cap);
     }
 }
 
@@ -234,14 +251,25 @@ void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
 
 /* ------------------------------------------------------------------ MSI */
 
-/*
- * The MSI capability's layout (PCI 3.0, 6.8.1): dword 0 holds message
- * control in its upper half; then address, [upper address,] data,
- * [mask bits, pending bits].
- */
-static unsigned msi_data_dword(uint16_t flags)
+/* Log each vector whose mask (@mask) or pending bit changed, old -> new. */
+static void msi_log_vector_bits(PCIDevice *dev, uint32_t old, uint32_t new,
+                                bool mask)
 {
-    return flags & PCI_MSI_FLAGS_64BIT ? 3 : 2;
+    for (uint32_t changed = old ^ new; changed; changed &= changed - 1) {
+        unsigned v = ctz32(changed);
+        bool set = new & BIT(v);
+
+        if (mask) {
+            trace_msi_vector_mask(dev->name, v, set);
+        } else {
+            trace_msi_pending(dev->name, v, set);
+        }
+        msi_record_event(dev, mask ? (set ? MSI_EVENT_KIND_MASK
+                                          : MSI_EVENT_KIND_UNMASK)
+                                   : (set ? MSI_EVENT_KIND_PENDING_SET
+                                          : MSI_EVENT_KIND_PENDING_CLEAR),
+                         MSI_CAPABILITY_MSI, v, 0, 0, 0);
+    }
 }
 
 /*
@@ -254,12 +282,11 @@ void msi_record_config(PCIDevice *dev)
     MSIRecord *r = msi_record(dev);
     uint32_t now[MSI_CAP_DWORDS];
     uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
-    unsigned data_dw = msi_data_dword(flags);
-    unsigned ndw = (flags & PCI_MSI_FLAGS_MASKBIT) ? data_dw + 3 : data_dw + 1;
-
-    for (unsigned i = 0; i < ndw; i++) {
-        now[i] = pci_get_long(dev->config + dev->msi_cap + i * 4);
-    }
+    bool is64 = flags & PCI_MSI_FLAGS_64BIT;
+    unsigned data_dw = (is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32) / 4;
+    unsigned mask_dw = (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32) / 4;
+    unsigned pend_dw = (is64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32) / 4;
+    unsigned ndw = msi_cap_read(dev, now);
 
     if ((now[0] ^ r->msi_cap[0]) >> 16) {
         trace_msi_control(dev->name, r->msi_cap[0] >> 16, now[0] >> 16);
@@ -288,28 +315,9 @@ void msi_record_config(PCIDevice *dev)
         msi_record_event(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSI, 0,
                          0, msg.address, msg.data);
     }
-    if (flags & PCI_MSI_FLAGS_MASKBIT) {
-        uint32_t mask_chg = now[data_dw + 1] ^ r->msi_cap[data_dw + 1];
-        uint32_t pend_chg = now[data_dw + 2] ^ r->msi_cap[data_dw + 2];
-
-        for (unsigned v = 0; v < MSI_RECORD_MSI_VECTORS; v++) {
-            if (mask_chg & BIT(v)) {
-                bool masked = now[data_dw + 1] & BIT(v);
-
-                trace_msi_vector_mask(dev->name, v, masked);
-                msi_record_event(dev, masked ? MSI_EVENT_KIND_MASK
-                                             : MSI_EVENT_KIND_UNMASK,
-                                 MSI_CAPABILITY_MSI, v, 0, 0, 0);
-            }
-            if (pend_chg & BIT(v)) {
-                bool pending = now[data_dw + 2] & BIT(v);
-
-                trace_msi_pending(dev->name, v, pending);
-                msi_record_event(dev, pending ? MSI_EVENT_KIND_PENDING_SET
-                                              : MSI_EVENT_KIND_PENDING_CLEAR,
-                                 MSI_CAPABILITY_MSI, v, 0, 0, 0);
-            }
-        }
+    if (ndw > pend_dw) {                    /* per-vector masking */
+        msi_log_vector_bits(dev, r->msi_cap[mask_dw], now[mask_dw], true);
+        msi_log_vector_bits(dev, r->msi_cap[pend_dw], now[pend_dw], false);
     }
     memcpy(r->msi_cap, now, ndw * sizeof(now[0]));
 }
