@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# irqlab-lib.sh: what the scripts/irqlab-* commands share.  Sourced, not
+# run; the sourcing script sets $top (this repository) and may set $PROG
+# (the name its messages start with).
+
+PROG=${PROG:-$(basename "$0")}
+
+# die MESSAGE [HINT]: one line saying what is wrong, one saying what to
+# do, then stop.
+die() {
+    printf '%s: error: %s\n' "$PROG" "$1" >&2
+    [ $# -lt 2 ] || printf '%s: hint: %s\n' "$PROG" "$2" >&2
+    exit 1
+}
+
+# The patch files patches/series names, in order.
+series() {
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/series"
+}
+
+# irqlab's own files, as paths in this repository: our meson.build, and
+# every file under the folders that mirror QEMU's tree.
+OVERLAY_DIRS=(hw include qapi tests/qtest)
+overlay_files() {
+    local d dirs=()
+    echo meson.build
+    for d in "${OVERLAY_DIRS[@]}"; do
+        [ ! -d "$top/$d" ] || dirs+=("$d")
+    done
+    [ ${#dirs[@]} -eq 0 ] ||
+        (cd "$top" && find "${dirs[@]}" -type f ! -name '*~' ! -name '.*' | sort)
+}
+
+# Where an irqlab file goes in QEMU's tree: the same relative path, except
+# our top-level meson.build, which QEMU reads as irqlab/meson.build.
+qemu_path() { [ "$1" = meson.build ] && echo irqlab/meson.build || echo "$1"; }
