@@ -443,6 +443,13 @@ static void doorbell(MsixTestdevState *s, hwaddr addr, uint32_t val)
     if (is_cq) {
         bool was_full = cq_full(q);
 
+        /* The host consumes what was posted: the head may not pass the tail */
+        if ((val + q->size - q->head) % q->size >
+            (q->tail + q->size - q->head) % q->size) {
+            guest_error(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
+                        "CQ %u head %u past its tail %u", qid, val, q->tail);
+            return;
+        }
         q->head = val;
         update_intx(s);
         if (was_full) {

@@ -550,6 +550,10 @@ static void test_bad_input(void)
     g_assert_cmphex(reap(t, 1, cid), ==, MSIX_TESTDEV_SC_INVALID_OPCODE);
     g_assert_cmphex(rd(t, MSIX_TESTDEV_REG_ERR), ==, MSIX_TESTDEV_ERR_NONE);
 
+    /* A CQ head moved past what the device posted */
+    wr(t, MSIX_TESTDEV_CQ_HEAD_DB(1), (t->cq[1].head + 1) % IO_ENTRIES);
+    expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE, (t->cq[1].head + 1) % IO_ENTRIES);
+
     /* DMA: a command from an SQ the host placed in no memory */
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
                           2 | (IO_ENTRIES - 1) << 16, 1 << 16, unmapped), ==,
@@ -561,7 +565,7 @@ static void test_bad_input(void)
     /* ... and it still works */
     g_assert_cmphex(admin(t, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0), ==,
                     MSIX_TESTDEV_SC_SUCCESS);
-    g_assert_cmpuint(rd(t, MSIX_TESTDEV_REG_ERRCNT), ==, 10);   /* above */
+    g_assert_cmpuint(rd(t, MSIX_TESTDEV_REG_ERRCNT), ==, 11);   /* above */
     tdev_stop(t);
 }
 

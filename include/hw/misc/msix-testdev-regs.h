@@ -75,7 +75,7 @@
 #define MSIX_TESTDEV_ERR_REG_ACCESS     1   /* bad register access [offset] */
 #define MSIX_TESTDEV_ERR_NOT_ENABLED    2   /* doorbell, CC.EN clear [offset] */
 #define MSIX_TESTDEV_ERR_DB_QUEUE       3   /* no such queue [offset] */
-#define MSIX_TESTDEV_ERR_DB_VALUE       4   /* beyond the queue [value] */
+#define MSIX_TESTDEV_ERR_DB_VALUE       4   /* beyond queue or tail [value] */
 #define MSIX_TESTDEV_ERR_RAISE_VECTOR   5   /* no such vector [vector] */
 #define MSIX_TESTDEV_ERR_ADMIN_QUEUES   6   /* CC.EN, bad AQA/ASQ/ACQ [0] */
 #define MSIX_TESTDEV_ERR_DMA            7   /* queue entry lost [queue id] */
