@@ -144,8 +144,11 @@ void msi_record_msix_init(PCIDevice *dev)
 
 void msi_record_msix_uninit(PCIDevice *dev)
 {
-    MSIRecord *r = msi_record(dev);
+    MSIRecord *r = dev->msi_record;     /* tearing down: never allocate */
 
+    if (!r) {
+        return;
+    }
     g_clear_pointer(&r->msix, g_free);
     r->msix_nr = 0;
 }
