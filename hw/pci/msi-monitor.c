@@ -176,12 +176,13 @@ typedef struct LogVisit {
     MsiLogEntryList **tail;
 } LogVisit;
 
-static void append_entry(const MSIRecordEvent *ev, void *opaque)
+static void append_entry(uint64_t seq, const MSIRecordEvent *ev,
+                         void *opaque)
 {
     LogVisit *lv = opaque;
     MsiLogEntry *e = g_new0(MsiLogEntry, 1);
 
-    e->seq = ev->seq;
+    e->seq = seq;
     e->time_ns = ev->time_ns;
     e->kind = ev->kind;
     e->capability = ev->cap;
@@ -209,7 +210,7 @@ static void append_entry(const MSIRecordEvent *ev, void *opaque)
     case MSI_EVENT_KIND_PBA_WRITE:
         e->has_dword = e->has_q_new = true;
         e->dword = ev->dword;
-        e->q_new = ev->b;
+        e->q_new = ev->a;
         break;
     default:
         break;

@@ -27,29 +27,25 @@
 #define MSIX_CONTROL_ENABLE     (PCI_MSIX_FLAGS_ENABLE >> 8)
 #define MSIX_CONTROL_MASKALL    (PCI_MSIX_FLAGS_MASKALL >> 8)
 
+/* The device's record and its ring, allocated on first use. */
 static MSIRecord *msi_record(PCIDevice *dev)
 {
-    if (!dev->msi_record) {
-        dev->msi_record = g_new0(MSIRecord, 1);
-        dev->msi_record->size = dev->msi_log_size;
+    MSIRecord *r = dev->msi_record;
+
+    if (!r) {
+        r = dev->msi_record = g_new0(MSIRecord, 1);
+        r->size = dev->msi_log_size;
+        r->ring_mask = pow2ceil(r->size) - 1;       /* pow2ceil(0) is 1 */
+        r->ring = g_new(MSIRecordEvent, r->ring_mask + 1);
     }
-    return dev->msi_record;
+    return r;
 }
 
 void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
                            MsiCapability cap, unsigned vector, unsigned dword,
-                           uint64_t a, uint64_t b)
+                           uint64_t a, uint32_t b)
 {
-    MSIRecord *r = msi_record(dev);
-
-    if (!r->size) {
-        r->next_seq++;
-        return;
-    }
-    if (!r->ring) {
-        r->ring = g_new(MSIRecordEvent, r->size);
-    }
-    msi_record_event(dev, kind, cap, vector, dword, a, b);
+    msi_record_append(msi_record(dev), kind, cap, vector, dword, a, b);
 }
 
 /* The counters of @vector; NULL if the device has no such vector. */
@@ -249,7 +245,7 @@ void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
 {
     trace_msix_pba_write(dev->name, offset, val, size);
     msi_record_event(dev, MSI_EVENT_KIND_PBA_WRITE, MSI_CAPABILITY_MSIX,
-                     MSI_RECORD_NO_VECTOR, offset / 4, 0, val);
+                     MSI_RECORD_NO_VECTOR, offset / 4, val, 0);
 }
 
 /* ------------------------------------------------------------------ MSI */
@@ -345,17 +341,15 @@ const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
 }
 
 void msi_record_foreach(PCIDevice *dev, uint64_t since,
-                        void (*fn)(const MSIRecordEvent *ev, void *opaque),
+                        void (*fn)(uint64_t seq, const MSIRecordEvent *ev,
+                                   void *opaque),
                         void *opaque)
 {
     MSIRecord *r = msi_record(dev);
-    uint64_t first = r->next_seq > r->size ? r->next_seq - r->size : 0;
 
-    if (!r->ring) {
-        return;
-    }
-    for (uint64_t seq = MAX(first, since); seq < r->next_seq; seq++) {
-        fn(&r->ring[seq % r->size], opaque);
+    for (uint64_t seq = MAX(msi_record_overwritten(dev), since);
+         seq < r->next_seq; seq++) {
+        fn(seq, &r->ring[seq & r->ring_mask], opaque);
     }
 }
 

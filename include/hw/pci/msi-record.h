@@ -33,27 +33,37 @@ typedef struct MSIVectorCounters {
     uint64_t dropped;
 } MSIVectorCounters;
 
-/* One logged event; see MsiLogEntry in qapi/pci-msi.json. */
+/*
+ * One logged event; see MsiLogEntry in qapi/pci-msi.json.  Its sequence
+ * number is not stored: event n lives in ring[n & ring_mask].  32 bytes;
+ * kind, cap and dword share a word, so that the delivery path stores
+ * them, constants there, at once.
+ */
 typedef struct MSIRecordEvent {
-    uint64_t seq;
     int64_t time_ns;            /* QEMU_CLOCK_VIRTUAL */
-    uint64_t a;                 /* old value, or message address */
-    uint64_t b;                 /* new value, or message data */
-    uint16_t vector;            /* or MSI_RECORD_NO_VECTOR */
+    uint64_t a;                 /* old value, message address, PBA value */
+    uint32_t b;                 /* new value, or message data */
     uint8_t kind;               /* MsiEventKind */
     uint8_t cap;                /* MsiCapability */
     uint8_t dword;
+    uint8_t reserved;           /* 0 */
+    uint16_t vector;            /* or MSI_RECORD_NO_VECTOR */
 } MSIRecordEvent;
 
 /* Dwords of the largest MSI capability (64-bit, per-vector masking). */
 #define MSI_CAP_DWORDS          6
 
 typedef struct MSIRecord {
-    /* The event log: a ring of @size events, allocated on first use. */
+    /*
+     * The event log: the last @size events (x-msi-log-size), kept in a
+     * ring of ring_mask + 1 >= @size events, a power of two so that the
+     * delivery path finds a slot with a mask (with @size 0, one scratch
+     * slot that no reader looks at).
+     */
     MSIRecordEvent *ring;
+    uint64_t ring_mask;
+    uint64_t next_seq;          /* event n lives in ring[n & ring_mask] */
     uint32_t size;
-    uint32_t head;              /* next_seq % size: where the next goes */
-    uint64_t next_seq;          /* event n lives in ring[n % size] */
 
     MSIVectorCounters *msix;    /* msix_entries_nr of them */
     unsigned msix_nr;
@@ -74,54 +84,62 @@ void msi_record_msix_uninit(PCIDevice *dev);
 /*
  * The delivery path, inline so that it costs a few instructions per
  * message (docs/msix-instrumentation.rst, "Cost"); the caller emits the
- * trace event.  msi_record_event_slow() allocates on first use and
- * handles a log of size 0.
+ * trace event.  msi_record_event_slow() allocates the record and its
+ * ring on a device's first event.
  */
 void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
                            MsiCapability cap, unsigned vector, unsigned dword,
-                           uint64_t a, uint64_t b);
+                           uint64_t a, uint32_t b);
 
-static inline void msi_record_event(PCIDevice *dev, MsiEventKind kind,
-                                    MsiCapability cap, unsigned vector,
-                                    unsigned dword, uint64_t a, uint64_t b)
+static inline void msi_record_append(MSIRecord *r, MsiEventKind kind,
+                                     MsiCapability cap, unsigned vector,
+                                     unsigned dword, uint64_t a, uint32_t b)
 {
-    MSIRecord *r = dev->msi_record;
-    MSIRecordEvent *ev;
+    MSIRecordEvent *ev = &r->ring[r->next_seq++ & r->ring_mask];
 
-    if (unlikely(!r || !r->ring)) {
-        msi_record_event_slow(dev, kind, cap, vector, dword, a, b);
-        return;
-    }
-    ev = &r->ring[r->head];
-    if (++r->head == r->size) {
-        r->head = 0;
-    }
-    ev->seq = r->next_seq++;
     ev->time_ns = cpus_get_virtual_clock();   /* QEMU_CLOCK_VIRTUAL */
     ev->a = a;
     ev->b = b;
-    ev->vector = vector;
     ev->kind = kind;
     ev->cap = cap;
     ev->dword = dword;
+    ev->reserved = 0;
+    ev->vector = vector;
 }
 
-/* A message is sent for @vector: count it and log it. */
+static inline void msi_record_event(PCIDevice *dev, MsiEventKind kind,
+                                    MsiCapability cap, unsigned vector,
+                                    unsigned dword, uint64_t a, uint32_t b)
+{
+    MSIRecord *r = dev->msi_record;
+
+    if (unlikely(!r)) {
+        msi_record_event_slow(dev, kind, cap, vector, dword, a, b);
+        return;
+    }
+    msi_record_append(r, kind, cap, vector, dword, a, b);
+}
+
+/*
+ * A message is sent for @vector: count it and log it.  Called only for a
+ * vector of an enabled capability, so msix_init() or msi_init() created
+ * the record (msi_record_msix_init(), msi_record_resync()); msix_notify()
+ * checked @vector against msix_entries_nr, for which r->msix is sized, and
+ * msi_notify() against the vectors allocated, at most
+ * MSI_RECORD_MSI_VECTORS.
+ */
 static inline void msi_record_sent(PCIDevice *dev, MsiCapability cap,
                                    unsigned vector, MSIMessage msg)
 {
     MSIRecord *r = dev->msi_record;
 
-    if (likely(r)) {
-        if (cap == MSI_CAPABILITY_MSIX && vector < r->msix_nr) {
-            r->msix[vector].sent++;
-        } else if (cap == MSI_CAPABILITY_MSI &&
-                   vector < MSI_RECORD_MSI_VECTORS) {
-            r->msi[vector].sent++;
-        }
+    if (cap == MSI_CAPABILITY_MSIX) {
+        r->msix[vector].sent++;
+    } else {
+        r->msi[vector].sent++;
     }
-    msi_record_event(dev, MSI_EVENT_KIND_MESSAGE, cap, vector, 0,
-                     msg.address, msg.data);
+    msi_record_append(r, MSI_EVENT_KIND_MESSAGE, cap, vector, 0,
+                      msg.address, msg.data);
 }
 
 /* MSI-X: msix.c */
@@ -145,7 +163,8 @@ const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
                                              unsigned vector);
 /* Calls @fn for each logged event with seq >= @since, oldest first. */
 void msi_record_foreach(PCIDevice *dev, uint64_t since,
-                        void (*fn)(const MSIRecordEvent *ev, void *opaque),
+                        void (*fn)(uint64_t seq, const MSIRecordEvent *ev,
+                                   void *opaque),
                         void *opaque);
 uint64_t msi_record_next_seq(PCIDevice *dev);
 uint64_t msi_record_overwritten(PCIDevice *dev);
