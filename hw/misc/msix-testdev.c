@@ -195,7 +195,8 @@ static bool post_completion(MsixTestdevState *s, uint16_t cqid, uint16_t sqid,
 
     stl_le_p(cqe + MSIX_TESTDEV_CQE_DW0, dw0);
     stl_le_p(cqe + MSIX_TESTDEV_CQE_SQ,
-             s->sq[sqid].head | (uint32_t)sqid << 16);
+             s->sq[sqid].head |
+             (uint32_t)sqid << MSIX_TESTDEV_CQE_SQID_SHIFT);
     stl_le_p(cqe + MSIX_TESTDEV_CQE_STATUS, dw3);
     if (pci_dma_write(PCI_DEVICE(s), cq->base + cq->tail * sizeof(cqe), cqe,
                       sizeof(cqe)) != MEMTX_OK) {
@@ -225,8 +226,8 @@ static void delete_queue(MsixTestdevQueue *q)
 static uint32_t check_new_queue(MsixTestdevState *s, MsixTestdevQueue *tbl,
                                 uint32_t cdw10, uint64_t base)
 {
-    uint32_t qid = cdw10 & 0xffff;
-    uint32_t size = (cdw10 >> 16) + 1;
+    uint32_t qid = cdw10 & MSIX_TESTDEV_CDW10_QID_MASK;
+    uint32_t size = (cdw10 >> MSIX_TESTDEV_CDW10_QSIZE_SHIFT) + 1;
 
     if (qid == 0 || qid > s->queues || tbl[qid].size) {
         return MSIX_TESTDEV_SC_INVALID_QID;
@@ -249,16 +250,16 @@ static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
     uint32_t cdw10 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW10);
     uint32_t cdw11 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW11);
     uint64_t prp1 = ldq_le_p(sqe + MSIX_TESTDEV_SQE_PRP1);
-    uint32_t qid = cdw10 & 0xffff, sc;
+    uint32_t qid = cdw10 & MSIX_TESTDEV_CDW10_QID_MASK, sc;
 
     switch (opcode) {
     case MSIX_TESTDEV_CMD_NOOP:
         return MSIX_TESTDEV_SC_SUCCESS;
-    case MSIX_TESTDEV_CMD_IRQ_TEST:
-        if ((cdw10 & 0xffff) >= s->vectors) {
+    case MSIX_TESTDEV_CMD_IRQ_TEST:     /* the vector in the queue id field */
+        if (qid >= s->vectors) {
             return MSIX_TESTDEV_SC_INVALID_VECTOR;
         }
-        *raise = cdw10 & 0xffff;
+        *raise = qid;
         return MSIX_TESTDEV_SC_SUCCESS;
     }
     if (sqid != 0) {
@@ -277,13 +278,15 @@ static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
             return MSIX_TESTDEV_SC_INVALID_VECTOR;
         }
         s->cq[qid] = (MsixTestdevQueue) {
-            .base = prp1, .size = (cdw10 >> 16) + 1, .phase = true,
+            .base = prp1,
+            .size = (cdw10 >> MSIX_TESTDEV_CDW10_QSIZE_SHIFT) + 1,
+            .phase = true,
             .vector = vector, .ien = cdw11 & MSIX_TESTDEV_CQ_IEN,
         };
         return MSIX_TESTDEV_SC_SUCCESS;
     }
     case MSIX_TESTDEV_ADMIN_CREATE_SQ: {
-        uint32_t cqid = cdw11 >> 16;
+        uint32_t cqid = cdw11 >> MSIX_TESTDEV_CDW11_CQID_SHIFT;
 
         sc = check_new_queue(s, s->sq, cdw10, prp1);
         if (sc) {
@@ -293,7 +296,9 @@ static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
             return MSIX_TESTDEV_SC_CQ_INVALID;
         }
         s->sq[qid] = (MsixTestdevQueue) {
-            .base = prp1, .size = (cdw10 >> 16) + 1, .cqid = cqid,
+            .base = prp1,
+            .size = (cdw10 >> MSIX_TESTDEV_CDW10_QSIZE_SHIFT) + 1,
+            .cqid = cqid,
         };
         return MSIX_TESTDEV_SC_SUCCESS;
     }
@@ -344,7 +349,7 @@ static void run_queues(MsixTestdevState *s)
             MsixTestdevQueue *cq = &s->cq[sq->cqid];
             uint8_t sqe[MSIX_TESTDEV_SQE_SIZE];
             uint32_t status;
-            uint16_t cid = 0xffff;
+            uint16_t cid = MSIX_TESTDEV_CID_NONE;
             unsigned vector = UINT_MAX;
 
             if (!cq->size || cq_full(cq)) {

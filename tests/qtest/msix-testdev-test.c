@@ -201,7 +201,7 @@ static uint32_t reap(Tdev *t, int cqid, uint16_t cid)
         g_assert_cmpint(g_get_monotonic_time(), <, end);
     } while (!!(dw3 & MSIX_TESTDEV_CQE_PHASE) != cq->phase);
 
-    g_assert_cmphex(dw3 & 0xffff, ==, cid);
+    g_assert_cmphex(dw3 & MSIX_TESTDEV_CQE_CID_MASK, ==, cid);
     if (++cq->head == cq->entries) {
         cq->head = 0;
         cq->phase = !cq->phase;
@@ -221,6 +221,17 @@ static uint32_t admin(Tdev *t, uint8_t opcode, uint32_t cdw10, uint32_t cdw11,
 }
 
 /* I/O queue pair @qid of @entries entries on vector @vector. */
+/* CDW10 of a queue command, CDW11 of CREATE_SQ (docs/specs/msix-testdev.rst) */
+static uint32_t queue_cdw10(uint32_t qid, uint32_t entries)
+{
+    return qid | (entries - 1) << MSIX_TESTDEV_CDW10_QSIZE_SHIFT;
+}
+
+static uint32_t sq_cdw11(uint32_t cqid)
+{
+    return cqid << MSIX_TESTDEV_CDW11_CQID_SHIFT;
+}
+
 static void create_pair_sized(Tdev *t, int qid, int vector, bool ien,
                               uint32_t entries)
 {
@@ -231,12 +242,12 @@ static void create_pair_sized(Tdev *t, int qid, int vector, bool ien,
                                                MSIX_TESTDEV_SQE_SIZE),
                            .entries = entries };
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                          qid | (entries - 1) << 16,
+                          queue_cdw10(qid, entries),
                           (ien ? MSIX_TESTDEV_CQ_IEN : 0) |
                           vector << MSIX_TESTDEV_CQ_IV_SHIFT,
                           t->cq[qid].base), ==, MSIX_TESTDEV_SC_SUCCESS);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
-                          qid | (entries - 1) << 16, qid << 16,
+                          queue_cdw10(qid, entries), sq_cdw11(qid),
                           t->sq[qid].base), ==, MSIX_TESTDEV_SC_SUCCESS);
 }
 
@@ -533,20 +544,21 @@ static void test_bad_input(void)
     g_assert_cmphex(admin(t, 0x7f, 0, 0, 0), ==,
                     MSIX_TESTDEV_SC_INVALID_OPCODE);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                          3 | (IO_ENTRIES - 1) << 16, 0, 0x100000), ==,
+                          queue_cdw10(3, IO_ENTRIES), 0, 0x100000), ==,
                     MSIX_TESTDEV_SC_INVALID_QID);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
                           1 | (1u << 30), 0, 0x100000), ==,
                     MSIX_TESTDEV_SC_INVALID_QSIZE);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                          1 | (IO_ENTRIES - 1) << 16, 0, 0x100010), ==,
+                          queue_cdw10(1, IO_ENTRIES), 0, 0x100010), ==,
                     MSIX_TESTDEV_SC_INVALID_FIELD);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                          1 | (IO_ENTRIES - 1) << 16,
+                          queue_cdw10(1, IO_ENTRIES),
                           4 << MSIX_TESTDEV_CQ_IV_SHIFT, 0x100000), ==,
                     MSIX_TESTDEV_SC_INVALID_VECTOR);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
-                          1 | (IO_ENTRIES - 1) << 16, 1 << 16, 0x100000), ==,
+                          queue_cdw10(1, IO_ENTRIES), sq_cdw11(1),
+                          0x100000), ==,
                     MSIX_TESTDEV_SC_CQ_INVALID);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_CMD_IRQ_TEST, 4, 0, 0), ==,
                     MSIX_TESTDEV_SC_INVALID_VECTOR);
@@ -564,10 +576,12 @@ static void test_bad_input(void)
 
     /* DMA: a command from an SQ the host placed in no memory */
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
-                          2 | (IO_ENTRIES - 1) << 16, 1 << 16, unmapped), ==,
+                          queue_cdw10(2, IO_ENTRIES), sq_cdw11(1),
+                          unmapped), ==,
                     MSIX_TESTDEV_SC_SUCCESS);
     wr(t, MSIX_TESTDEV_SQ_TAIL_DB(2), 1);
-    g_assert_cmphex(reap(t, 1, 0xffff), ==, MSIX_TESTDEV_SC_DATA_TRANSFER);
+    g_assert_cmphex(reap(t, 1, MSIX_TESTDEV_CID_NONE), ==,
+                    MSIX_TESTDEV_SC_DATA_TRANSFER);
     expect_err(t, MSIX_TESTDEV_ERR_DMA, 2);
 
     /* ... and it still works */
@@ -671,14 +685,14 @@ static void test_migration(void)
                                              MSIX_TESTDEV_SQE_SIZE),
                          .entries = IO_ENTRIES };
     first = queue_cmd(t, 0, MSIX_TESTDEV_ADMIN_CREATE_CQ,
-                      1 | (IO_ENTRIES - 1) << 16,
+                      queue_cdw10(1, IO_ENTRIES),
                       MSIX_TESTDEV_CQ_IEN | 1 << MSIX_TESTDEV_CQ_IV_SHIFT,
                       t->cq[1].base);
     ring_sq(t, 0);
     qtest_clock_step(t->qts, 1000000);
     g_assert_cmphex(reap(t, 0, first), ==, MSIX_TESTDEV_SC_SUCCESS);
     first = queue_cmd(t, 0, MSIX_TESTDEV_ADMIN_CREATE_SQ,
-                      1 | (IO_ENTRIES - 1) << 16, 1 << 16, t->sq[1].base);
+                      queue_cdw10(1, IO_ENTRIES), sq_cdw11(1), t->sq[1].base);
     ring_sq(t, 0);
     qtest_clock_step(t->qts, 1000000);
     g_assert_cmphex(reap(t, 0, first), ==, MSIX_TESTDEV_SC_SUCCESS);

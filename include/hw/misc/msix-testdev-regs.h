@@ -87,12 +87,19 @@
 #define MSIX_TESTDEV_SQE_PRP1           24      /* 64-bit: queue base */
 #define MSIX_TESTDEV_SQE_CDW10          40
 #define MSIX_TESTDEV_SQE_CDW11          44
+/* CDW10 of the queue commands: 15:0 queue id, 31:16 entries - 1 */
+#define   MSIX_TESTDEV_CDW10_QID_MASK   0xffffu
+#define   MSIX_TESTDEV_CDW10_QSIZE_SHIFT 16
+#define   MSIX_TESTDEV_CDW11_CQID_SHIFT 16     /* CREATE_SQ: 31:16 CQ id */
 
 /* Completion queue entry: 16 bytes, little endian */
 #define MSIX_TESTDEV_CQE_SIZE           16
 #define MSIX_TESTDEV_CQE_DW0            0       /* command specific */
 #define MSIX_TESTDEV_CQE_SQ             8       /* 15:0 SQ head, 31:16 SQ id */
+#define   MSIX_TESTDEV_CQE_SQHD_MASK    0xffffu
+#define   MSIX_TESTDEV_CQE_SQID_SHIFT   16
 #define MSIX_TESTDEV_CQE_STATUS         12      /* 15:0 CID, 16 P, 31:17 SC */
+#define   MSIX_TESTDEV_CQE_CID_MASK     0xffffu
 #define   MSIX_TESTDEV_CQE_PHASE        (1u << 16)
 #define   MSIX_TESTDEV_CQE_STATUS_SHIFT 17
 
@@ -105,6 +112,9 @@
 #define   MSIX_TESTDEV_CQ_IV_SHIFT      16
 #define MSIX_TESTDEV_CMD_NOOP           0xc0    /* admin and I/O */
 #define MSIX_TESTDEV_CMD_IRQ_TEST       0xc1    /* also raise CDW10 15:0 */
+
+/* The CID of the CQE for an SQE the device could not read */
+#define MSIX_TESTDEV_CID_NONE           0xffff
 
 /* Completion status (NVMe's: type in 10:8, code in 7:0) */
 #define MSIX_TESTDEV_SC_SUCCESS         0x000
