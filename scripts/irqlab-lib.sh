@@ -6,6 +6,30 @@
 
 PROG=${PROG:-$(basename "$0")}
 
+say()  { printf '%s: %s\n' "$PROG" "$*"; }
+warn() { printf '%s: WARNING: %s\n' "$PROG" "$*" >&2; }
+
+# run LOG CMD...: run CMD with its output in $LOGS/LOG.log.  On failure
+# show the last lines of the log and return CMD's status.
+run() {
+    local log=$LOGS/$1.log status=0
+    shift
+    mkdir -p "$LOGS"
+    printf '+ %s\n' "$*" >>"$log"
+    "$@" >>"$log" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        tail -n 15 "$log" | sed 's/^/  | /' >&2
+        printf '%s: full log: %s\n' "$PROG" "$log" >&2
+    fi
+    return "$status"
+}
+
+# Stamps in $STAMPS: a step is done when its stamp holds the hash of what
+# it was made from.
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$STAMPS"; printf '%s\n' "$2" >"$STAMPS/$1"; }
+
 # die MESSAGE [HINT]: one line saying what is wrong, one saying what to
 # do, then stop.
 die() {

@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+From one run's raw material (the guest's reports, the QMP answers, the
+IRTEs) to the report: the sequence, the vector rows, the checks.  Works
+the same on a live run and on a saved --json document (`irqlab check`).
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+from . import checks, faults, seed004, sequence, vectors
+from .guest import GuestView, ReportError, parse_loaded
+from .host import HostView
+from .verdict import Check
+
+
+@dataclass
+class Analysis:
+    run: dict
+    guest: GuestView | None = None
+    host: HostView | None = None
+    rows: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    teardown: list = field(default_factory=list)
+    expectation: seed004.Expectation | None = None
+    checks: list = field(default_factory=list)
+    hook: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def analyze(run: dict, fault: str | None = None) -> Analysis:
+    run = copy.deepcopy(run)        # faults doctor the copy, never the record
+    a = Analysis(run)
+    outcome = run.get("outcome", {})
+    a.checks.append(Check("guest", "guest ran to the end (@@irqlab done, "
+                          "powered off)", outcome.get("status") == "done",
+                          outcome.get("detail", "")))
+    loaded = run.get("reports", {}).get("loaded")
+    qmp = run.get("qmp", {}).get("loaded")
+    if loaded is None or qmp is None:
+        a.checks.append(Check("guest", "phase 'loaded' reported and "
+                              "queried", False, "never reached"))
+        return a
+    try:
+        a.guest = parse_loaded(loaded)
+    except ReportError as e:
+        a.checks.append(Check("guest", "the guest's report parses", False,
+                              str(e)))
+        return a
+    a.checks.append(Check("guest", "tracefs kept every irq_vectors event",
+                          not a.guest.trace_lost,
+                          "entries-in-buffer/entries-written "
+                          f"{a.guest.trace_lost}"))
+    a.host = HostView.from_qmp(qmp["x-query-msix"], qmp["x-query-msix-log"])
+    irtes = {int(k): v for k, v in (run.get("irte") or {}).items()}
+    if fault:
+        a.hook = faults.apply(fault, a.guest, a.host, irtes)
+
+    lapics = {int(k): v for k, v in (run.get("lapic") or {}).items()}
+    a.rows = vectors.build(a.guest, a.host, irtes if run["iommu"] else None,
+                           lapics)
+    remappable = any(r.host_format == "remappable" for r in a.rows)
+    a.steps = sequence.condense(a.host.events)
+    a.checks += sequence.check_order(a.host.events, a.steps, len(a.rows),
+                                     a.host.table_size, remappable)
+    a.checks.append(Check(
+        "sequence", "the event log kept the whole allocation",
+        a.host.complete_since(a.host.last_enable_seq()),
+        f"log size {a.host.log['size']}, "
+        f"{a.host.log['overwritten']} overwritten"))
+    if run["iommu"]:
+        unit = run.get("iommu-unit") or {}
+        a.checks.append(Check(
+            "iommu", "interrupt remapping enabled (GSTS.IRES)",
+            bool(unit.get("ir-enabled")),
+            f"GSTS {unit.get('gsts', 0):#010x} IRTA {unit.get('irta', 0):#x}"
+            f" ({'x2APIC' if unit.get('eime') else 'xAPIC'} mode, "
+            f"{unit.get('entries', 0)} entries)"))
+    a.checks += checks.vector_checks(
+        a.rows, a.guest, run["iommu"],
+        driver=run["scenario"] == "msix-testdev")
+
+    a.expectation = seed004.expect(run["scenario"], run["smp"],
+                                   run["queues"] is None, run["io_queues"],
+                                   a.guest.online)
+    a.checks += seed004.check(a.expectation, a.rows, a.guest.online)
+
+    qu = run.get("qmp", {}).get("unloaded")
+    if qu is None:
+        a.checks.append(Check("unload", "phase 'unloaded' reported and "
+                              "queried", False, "never reached"))
+    else:
+        log = qu["x-query-msix-log"]
+        a.teardown = sequence.condense(
+            [e for e in log["entries"]
+             if e["seq"] >= a.host.log["next-seq"]])
+        sequence.annotate_teardown(a.teardown)
+        a.checks += checks.unload_checks(
+            a.host, qu["x-query-msix"], log,
+            run["reports"].get("unloaded"), a.guest.msi_irqs)
+    return a

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+TEST HOOKS ONLY: break one value on purpose so a test can see the checker
+FAIL (issue 5, "a deliberately broken case proves the checker can fail").
+
+Each fault changes one parsed value of vector 1 (the first I/O vector) --
+the guest's report or the device's answer -- after the run and before
+the checks; nothing in the guest or QEMU is touched.  `irqlab run` and
+`irqlab check` print a banner when one is active, and the run must then
+exit non-zero.
+"""
+
+FAULTS = {
+    "guest-vector": "the guest's tracefs vector of vector 1, plus one",
+    "guest-count": "the guest's /proc/interrupts count of vector 1, plus one",
+    "host-dest": "the device's decoded destination of entry 1, plus one",
+    "handler-cpu": "an interrupt of vector 1 counted on a CPU outside its "
+                   "effective affinity",
+    "affinity": "vector 1's smp_affinity widened to every CPU",
+}
+VICTIM = 1
+
+
+def apply(kind: str, guest, host, irtes: dict | None) -> str:
+    """
+    Doctor @guest (guest.GuestView), @host (host.HostView) or @irtes (the
+    IRTEs read through the vIOMMU, by entry).
+    """
+    from .vectors import entry_of_irqs
+    irq = next((i for i, e in entry_of_irqs(guest).items() if e == VICTIM),
+               None)
+    if irq is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    if kind == "guest-vector":
+        ev = guest.last_trace(irq, "vector_config")
+        ev.args["vector"] = str(int(ev.args["vector"]) + 1)
+    elif kind == "guest-count":
+        line = guest.interrupts[irq]
+        eff = guest.effective.get(irq) or {0}
+        line.counts[min(eff)] += 1
+    elif kind == "host-dest":
+        dec = host.entries[VICTIM]["decoded"]
+        if dec["format"] == "compat":
+            dec["dest-id"] += 1
+        elif irtes and VICTIM in irtes:
+            irtes[VICTIM]["dest-id"] += 1
+    elif kind == "handler-cpu":
+        line = guest.interrupts[irq]
+        eff = guest.effective.get(irq, frozenset())
+        outside = next(c for c in range(len(line.counts)) if c not in eff)
+        line.counts[outside] += 1
+    elif kind == "affinity":
+        guest.affinity[irq] = guest.online
+    else:
+        raise ValueError(f"unknown fault {kind}")
+    return f"TEST HOOK: {FAULTS[kind]}"

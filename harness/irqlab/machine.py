@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+QEMU for one run: the command line, the launch (QEMU's own
+qemu.machine.QEMUMachine, QMP through its qemu.qmp), and the run itself,
+synchronised with guest/init over ttyS1 without a single sleep:
+
+  - QEMU starts stopped (-S); ttyS1 is a unix socket chardev QEMU serves,
+    which the harness connects to before it lets the CPUs run (`cont`),
+    so no byte the guest writes can be lost;
+  - the guest writes its report and `@@irqlab sync <phase>`, then blocks
+    reading ttyS1; the harness queries QMP (the device has no more work
+    and the guest is waiting, so the two views are of the same moment)
+    and answers `go`;
+  - QEMU's exit (poweroff, or a panic with panic=-1 and -no-reboot) closes
+    the socket; past the deadline QEMU is killed.
+"""
+
+import os
+import select
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+
+from .channel import GuestChannel
+from .scenario import BDF, DUT, SCENARIOS, log_size
+from . import iommu, lapic
+
+TRACE_EVENTS = ("irq_vectors:vector_config,irq_vectors:vector_update,"
+                "irq_vectors:vector_activate")
+PANIC = "Kernel panic"
+TAIL = 20
+
+
+class LaunchError(Exception):
+    """QEMU did not start (bad option, missing firmware, ...)."""
+
+
+@dataclass
+class Config:
+    build: str
+    qemu: str
+    scenario: str
+    smp: int
+    queues: int | None
+    iommu: bool
+    accel: str
+    timeout: float
+    commands: int
+    verbose: bool = False
+
+    @property
+    def guest_dir(self) -> str:
+        return os.path.join(self.build, "guest")
+
+    def kernel(self) -> tuple[str, str, str]:
+        """
+        (version, kernel, initramfs) from scripts/irqlab-guest's output.
+        The kernel is Debian's vmlinuz with its decompressor taken off
+        (build/guest/vmlinux-<ver>), which QEMU starts at the PVH entry
+        point: the same kernel, about 5 s of TCG sooner on every boot.
+        """
+        with open(os.path.join(self.guest_dir, "kernel-version")) as f:
+            ver = f.read().strip()
+        return (ver,
+                os.path.join(self.guest_dir, f"vmlinux-{ver}"),
+                os.path.join(self.guest_dir, "initramfs.cpio.gz"))
+
+    def firmware_dir(self) -> str | None:
+        d = os.path.join(os.path.dirname(self.qemu), "qemu-bundle", "usr",
+                         "local", "share", "qemu")
+        return d if os.path.isdir(d) else None
+
+    def io_queues(self) -> int:
+        return self.queues or SCENARIOS[self.scenario].default_queues
+
+
+def kernel_cmdline(cfg: Config) -> str:
+    """The command line the contract with guest/init fixes."""
+    args = ["console=ttyS0", "panic=-1", "nokaslr",
+            f"trace_event={TRACE_EVENTS}", "trace_buf_size=4M",
+            f"irqlab.scenario={cfg.scenario}", f"irqlab.bdf={BDF}",
+            f"irqlab.commands={cfg.commands}"]
+    if cfg.queues is not None:
+        args.append(f"irqlab.queues={cfg.queues}")
+    if cfg.iommu:
+        args.append("intel_iommu=on")
+    return " ".join(args)
+
+
+def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
+    _, vmlinux, initrd = cfg.kernel()
+    args = ["-M", "q35", "-nodefaults", "-no-reboot", "-S",
+            "-m", "1G", "-smp", str(cfg.smp), "-accel", cfg.accel,
+            "-kernel", vmlinux, "-initrd", initrd,
+            "-append", kernel_cmdline(cfg),
+            # ttyS0: the console, to a file; ttyS1: the report/sync channel.
+            "-chardev", f"file,id=con,path={console}",
+            "-serial", "chardev:con",
+            "-chardev", f"socket,id=sync,path={sync},server=on,wait=off",
+            "-serial", "chardev:sync"]
+    fw = cfg.firmware_dir()
+    if fw:
+        args += ["-L", fw]
+    if cfg.iommu:
+        # Interrupt remapping under TCG needs nothing more: QEMU refuses
+        # intremap only with KVM's in-kernel irqchip (kernel-irqchip=split is
+        # the KVM answer).  It must precede the devices it translates.
+        args += ["-device", "intel-iommu,intremap=on"]
+    args += SCENARIOS[cfg.scenario].device_args(
+        cfg.queues, tmp, log_size(cfg.commands, cfg.smp,
+                                  min(cfg.io_queues(), cfg.smp)))
+    return args
+
+
+def run(cfg: Config, log=print) -> dict:
+    """Boot, collect, query; returns the run's raw record (JSON-able)."""
+    # Imported here so that `irqlab check` works without QEMU's tree.
+    from qemu.machine import QEMUMachine
+
+    record = {"scenario": cfg.scenario, "smp": cfg.smp,
+              "queues": cfg.queues, "io_queues": cfg.io_queues(),
+              "iommu": cfg.iommu, "accel": cfg.accel,
+              "commands": cfg.commands, "kernel": cfg.kernel()[0],
+              "cmdline": kernel_cmdline(cfg),
+              "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {}}
+    with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:
+        console = os.path.join(tmp, "console.log")
+        sync_path = os.path.join(tmp, "sync.sock")
+        args = qemu_args(cfg, tmp, console, sync_path)
+        record["qemu-args"] = [cfg.qemu] + args
+        vm = QEMUMachine(cfg.qemu, args=args, base_temp_dir=tmp,
+                         name="irqlab")
+        if cfg.verbose:
+            log("irqlab: " + " ".join([cfg.qemu] + args))
+        with vm:
+            try:
+                vm.launch()
+            except Exception as e:      # noqa: BLE001  (VMLaunchFailure)
+                raise LaunchError(getattr(e, "output", None) or str(e)) \
+                    from e
+            ver = vm.cmd("query-version")
+            record["qemu-version"] = "{major}.{minor}.{micro}".format(
+                **ver["qemu"]) + (f" {ver['package']}" if ver["package"]
+                                  else "")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.connect(sync_path)
+                t0 = time.monotonic()
+                vm.cmd("cont")
+                status, detail = converse(cfg, vm, sock, record, t0, log)
+            if status in ("timeout", "harness"):
+                vm.kill()
+            else:
+                left = max(1.0, t0 + cfg.timeout - time.monotonic())
+                try:
+                    vm.wait(timeout=left)
+                except Exception:       # noqa: BLE001  (AbnormalShutdown)
+                    status, detail = "timeout", \
+                        f"QEMU still running {cfg.timeout:.0f} s after start"
+                    vm.kill()
+            wall = time.monotonic() - t0
+            record["times"]["wall-s"] = wall
+            if status != "timeout":
+                record["times"]["boot-to-poweroff-s"] = wall
+            record["qemu-exit"] = vm.exitcode()
+            if status == "exited":
+                detail += f" (exit status {vm.exitcode()})"
+        record["qemu-log"] = vm.get_log() or ""
+        with open(console, errors="replace") as f:
+            record["console"] = f.read().splitlines()
+    if any(PANIC in line for line in record["console"]):
+        status = "panic"
+        detail = next(x for x in record["console"] if PANIC in x).strip()
+    record["outcome"] = {"status": status, "detail": detail}
+    return record
+
+
+def converse(cfg, vm, sock, record, t0, log) -> tuple[str, str]:
+    """Read ttyS1 until `done`, QEMU's exit or the deadline."""
+    chan = GuestChannel()
+    deadline = t0 + cfg.timeout
+    status, detail = "exited", "QEMU exited before @@irqlab done"
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            ready = select.select([sock], [], [], max(left, 0))[0]
+            if not ready:
+                return ("timeout",
+                        f"no @@irqlab done within {cfg.timeout:.0f} s")
+            data = sock.recv(1 << 16)
+            if not data:
+                return status, detail
+            for ev in chan.feed(data):
+                now = time.monotonic() - t0
+                if ev.kind == "report":
+                    record["reports"][ev.arg] = ev.files
+                elif ev.kind == "sync":
+                    record["times"][f"sync-{ev.arg}-s"] = now
+                    t = time.monotonic()
+                    try:
+                        record["qmp"][ev.arg] = query(vm, cfg, ev.arg, record)
+                    except Exception as e:  # noqa: BLE001  (QMP, monitor)
+                        return "harness", f"querying QEMU at sync " \
+                            f"{ev.arg}: {type(e).__name__}: {e}"
+                    record["sync-host-s"][ev.arg] = time.monotonic() - t
+                    if cfg.verbose:
+                        log(f"irqlab: {now:6.2f} s sync {ev.arg}: queried "
+                            "QMP, go")
+                    sock.sendall(b"go\n")
+                elif ev.kind == "error":
+                    status, detail = "error", f"guest: {ev.arg}"
+                    log(f"irqlab: guest error: {ev.arg}")
+                elif ev.kind == "done":
+                    record["times"]["done-s"] = now
+                    if status != "error":
+                        status, detail = "done", ""
+                    return status, detail
+    finally:
+        record["channel"] = chan.transcript
+
+
+def query(vm, cfg: Config, phase: str, record: dict) -> dict:
+    """At a sync point: the device's table and log, LAPICs, the IRTEs."""
+    out = {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
+           "x-query-msix-log": vm.cmd("x-query-msix-log", device=DUT)}
+    if phase == "loaded":
+        record["lapic"] = lapic.read(vm)
+    if cfg.iommu and phase == "loaded":
+        def hmp(line):
+            return vm.cmd("human-monitor-command", command_line=line)
+        unit = iommu.read_remapping_unit(hmp)
+        record["iommu-unit"] = unit
+        irte = {}
+        for cap in out["x-query-msix"]:
+            if cap["capability"] != "msix":
+                continue
+            for v in cap["vectors"]:
+                if v["decoded"]["format"] == "remappable":
+                    irte[v["index"]] = iommu.read_irte(
+                        hmp, unit, iommu.interrupt_index(v["decoded"]))
+        record["irte"] = irte
+    return out

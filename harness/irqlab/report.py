@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The printed report, and the JSON document that holds all of it."""
+
+from . import cpulist
+from .analysis import Analysis
+from .machine import TAIL
+
+
+def text(a: Analysis, verbose: bool = False) -> str:
+    run = a.run
+    out = []
+    w = out.append
+    accel = run.get("accel", "?")
+    w(f"irqlab run: {run['scenario']}, -smp {run['smp']}"
+      + (f", {run['io_queues']} I/O queues" if run.get("queues") else "")
+      + (", intel-iommu intremap" if run["iommu"] else "")
+      + f", -accel {accel}; kernel {run.get('kernel', '?')}, "
+      f"QEMU {run.get('qemu-version', '?')}")
+    if a.hook:
+        w(f"*** {a.hook} ***")
+    t = run.get("times", {})
+    o = run.get("outcome", {})
+    w(f"guest: {o.get('status', '?')}"
+      + (f" ({o['detail']})" if o.get("detail") else "")
+      + _figures(run))
+
+    if a.steps:
+        w("")
+        w("MSI-X as the device saw it (x-query-msix-log; seeds 001/003, "
+          "004 stage 2)")
+        _steps(w, a.steps)
+    if a.teardown:
+        w("  after unbind:")
+        _steps(w, a.teardown)
+
+    if a.rows:
+        w("")
+        w("Vectors (guest: /proc, tracefs; host: x-query-msix"
+          + (", IRTE" if run["iommu"] else "") + ")")
+        _rows(w, a)
+
+    if a.expectation:
+        e = a.expectation
+        w("")
+        w(f"Seed 004 expectation: {e.source}: {e.count} vectors"
+          + (": " + ", ".join(
+              f"{i}:{cpulist.format(aff)}{'' if m else ' unmanaged'}"
+              for i, (aff, m) in enumerate(e.table)) if e.table else
+             ": vector 0 every CPU unmanaged, I/O vectors managed, "
+             "partitioning the CPUs"))
+
+    w("")
+    w("Checks")
+    _checks(w, a.checks, verbose)
+    if o.get("status") != "done":
+        w("")
+        w(f"last {TAIL} console lines:")
+        for line in run.get("console", [])[-TAIL:]:
+            w(f"  | {line}")
+    nfail = sum(not c.ok for c in a.checks)
+    w("")
+    w(f"irqlab: {'PASS' if a.ok else 'FAIL'}: {len(a.checks) - nfail} "
+      f"passed, {nfail} failed"
+      + (f"; boot to poweroff {t['boot-to-poweroff-s']:.1f} s"
+         if "boot-to-poweroff-s" in t else ""))
+    return "\n".join(out)
+
+
+def _figures(run) -> str:
+    t = run.get("times", {})
+    parts = []
+    if "boot-to-poweroff-s" in t:
+        parts.append(f"boot to poweroff {t['boot-to-poweroff-s']:.1f} s")
+    elif "wall-s" in t:
+        parts.append(f"QEMU killed after {t['wall-s']:.1f} s")
+    for phase in ("loaded", "unloaded"):
+        if f"sync-{phase}-s" in t:
+            parts.append(f"sync {phase} at {t[f'sync-{phase}-s']:.1f} s")
+    host = sum(run.get("sync-host-s", {}).values())
+    if host:
+        parts.append(f"QMP at the syncs {host * 1000:.0f} ms")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+def _steps(w, steps):
+    for st in steps:
+        note = f"  [{st.note}]" if st.note else ""
+        w(f"  {st.seqs:>13}  {st.text()}{note}")
+
+
+def _rows(w, a: Analysis):
+    driver = any(r.driver_cpus is not None for r in a.rows)
+    head = ("vec", "irq", "name", "smp_aff", "eff", "managed",
+            "host dest->APIC",
+            "host vec", "guest vec", "sent", "counted", "handler CPUs")
+    lines = [head]
+    for r in a.rows:
+        managed = {True: "yes", False: "no", None: "?"}[r.managed]
+        hdest = _hex(r.host_dest)
+        if r.host_mode == "logical":
+            hdest += " log"
+        if r.host_apics is not None:
+            hdest += "->" + (",".join(f"{i:#x}" for i in sorted(r.host_apics))
+                             or "none")
+        if r.irte is not None:
+            hdest += f" (IRTE {r.irte['index']:#x})"
+        handlers = cpulist.format(r.handler_cpus)
+        if driver:
+            handlers += f" / driver {cpulist.format(r.driver_cpus or ())}"
+        lines.append((str(r.entry), str(r.irq), r.name,
+                      cpulist.format(r.affinity), cpulist.format(r.effective),
+                      managed, hdest, _hex(r.host_vector),
+                      _hex(r.trace_vector),
+                      "-" if r.sent is None else str(r.sent), str(r.count),
+                      handlers))
+    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
+    for x in lines:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
+          .rstrip())
+    apic = ", ".join(f"{c}:{i:#x}" for c, i in sorted(a.guest.apicid.items()))
+    w(f"  guest CPU:APIC ID (/proc/cpuinfo): {apic}")
+    lap = a.run.get("lapic") or {}
+    if lap:
+        w("  QEMU's LAPICs, APIC ID:LDR (DFR): " + ", ".join(
+            f"{int(k):#x}:{v['ldr']:#04x}({v['dfr']:#x})"
+            for k, v in sorted(lap.items(), key=lambda x: int(x[0]))))
+
+
+def _checks(w, checks, verbose: bool):
+    """Per-vector checks that pass are folded into one line each."""
+    if verbose:
+        for c in checks:
+            w(f"  {c.verdict}  {c.group}: {c.name}"
+              + (f"  ({c.detail})" if c.detail else ""))
+        return
+    folded: dict[str, list] = {}
+    order = []
+    for c in checks:
+        if c.group.startswith("vector "):
+            if c.name not in folded:
+                folded[c.name] = []
+                order.append(("fold", c.name))
+            folded[c.name].append(c)
+        else:
+            order.append(("one", c))
+    for kind, item in order:
+        if kind == "one":
+            c = item
+            w(f"  {c.verdict}  {c.group}: {c.name}"
+              + (f"  ({c.detail})" if not c.ok and c.detail else ""))
+            continue
+        cs = folded[item]
+        ok = [int(c.group.split()[1]) for c in cs if c.ok]
+        if ok:
+            w(f"  PASS  vectors {cpulist.format(ok)}: {item}")
+        for c in cs:
+            if not c.ok:
+                w(f"  FAIL  {c.group}: {item}  ({c.detail})")
+
+
+def as_json(a: Analysis) -> dict:
+    return {"run": a.run,
+            "test-hook": a.hook or None,
+            "verdict": "PASS" if a.ok else "FAIL",
+            "sequence": [s.as_json() for s in a.steps],
+            "teardown": [s.as_json() for s in a.teardown],
+            "vectors": [r.as_json() for r in a.rows],
+            "expectation": None if a.expectation is None else {
+                "source": a.expectation.source,
+                "count": a.expectation.count,
+                "table": None if a.expectation.table is None else [
+                    {"affinity": cpulist.format(aff), "managed": m}
+                    for aff, m in a.expectation.table]},
+            "checks": [c.as_json() for c in a.checks]}
+
+
+def _hex(v) -> str:
+    return "-" if v is None else f"{v:#x}"

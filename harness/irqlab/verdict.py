@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""One check's verdict: PASS or FAIL, with what was compared."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    group: str          # "sequence", "vector 3", "seed004", "unload", ...
+    name: str           # what is compared, in a few words
+    ok: bool
+    detail: str = ""    # the values compared
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.ok else "FAIL"
+
+    def as_json(self) -> dict:
+        return {"group": self.group, "name": self.name,
+                "verdict": self.verdict, "detail": self.detail}
