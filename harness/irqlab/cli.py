@@ -57,6 +57,13 @@ def main(argv=None, build: str | None = None) -> int:
     c.add_argument("--json", metavar="FILE", help="write the re-analysis")
     _common(c)
 
+    from . import debug
+    d = sub.add_parser("debug", help="the scenario under gdb, through "
+                       "QEMU's gdb stub (docs/debugging.rst)")
+    _scenario_options(d, build)
+    d.add_argument("-v", "--verbose", action="store_true", help="progress")
+    debug.add_arguments(d)
+
     sub.add_parser("faults", help="list the --inject-fault test hooks, one "
                    "per line")
 
@@ -64,6 +71,8 @@ def main(argv=None, build: str | None = None) -> int:
     if args.command == "faults":
         print("\n".join(sorted(faults.FAULTS)))
         return 0
+    if args.command == "debug":
+        return debug.main(args, build)
     if args.command == "check":
         with open(args.file) as f:
             doc = json.load(f)
@@ -82,7 +91,7 @@ def main(argv=None, build: str | None = None) -> int:
 
 
 def _scenario_options(p, build):
-    """What boots."""
+    """What boots: the options `run` and `debug` share."""
     p.add_argument("--scenario", choices=sorted(SCENARIOS),
                    default="msix-testdev")
     p.add_argument("--smp", type=int, default=8, help="guest CPUs (8)")

@@ -1,0 +1,896 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+irqlab's gdb commands: step through a Linux guest's MSI-X set-up in QEMU's
+gdb stub while asking the device, at every stop, what its table holds
+(`monitor info msix`).  docs/debugging.rst is the manual.
+
+Loaded by `irqlab debug` (harness/irqlab/debug.py) as
+
+    (gdb) source guest/gdb/irqlab.py
+    (gdb) irqlab-config <session directory>/gdb.json
+
+It needs no kernel debug info: function names come from the symbols ELF
+that harness/irqlab/symbols.py makes out of the kernel's kallsyms, and the
+few structure members read here (struct module, pci_dev, irq_desc,
+msi_desc, ...) are at the offsets the kernel's BTF gives, in the layout
+file next to it.  Arguments are read at function entry from the x86_64
+SysV argument registers (rdi, rsi, rdx, rcx, r8, r9); the caller is the
+return address at (rsp).
+
+Commands:
+  irqlab-config FILE        the configuration debug.py writes (JSON)
+  irqlab-seeds              the seed functions and where each is here
+  irqlab-walk [...]         run through the seeds, print each stop
+  irqlab-msix [--full]      monitor info msix <device>, condensed
+  irqlab-table              the device's MSI-X table: virtual address
+  irqlab-watch ENTRY [addr|upper|data|ctrl]
+                            hardware watchpoint on one table dword
+  irqlab-modules [--load]   the guest's modules, and their symbols
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import struct
+import sys
+
+import gdb
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(_HERE, "..", "..", "harness"))
+from irqlab.symbols import Elf, SHF_ALLOC  # noqa: E402
+
+MASK64 = (1 << 64) - 1
+PCI_IRQ_AFFINITY = 1 << 3       # include/linux/pci.h
+
+
+# ------------------------------------------------------------ the state
+
+class State:
+    def __init__(self):
+        self.cfg = {}
+        self.layout = {}
+        self.device = "dut"
+        self.bus, self.devfn = 0, 0x20
+        self.pdev = None            # the device under test's struct pci_dev
+        self.log = None             # JSON stop log (batch)
+        self.stops = []
+        self.loaded_modules = {}    # name -> {section: address}
+        self.module_bp = None
+        self.walking = False
+        self.pending = None         # the Hit the last stop() accepted
+        self.last_entry = None      # (seed, rsp, args) of the last one
+        self.seed_bps = []
+        self.return_bps = []
+        self.allocating = False     # inside the DUT's pci_alloc_irq_vectors
+        self.nvec = None            # what the last allocation returned
+        self.started = set()        # irqs started since then
+        self.composing = set()      # CPUs inside a DUT compose
+        self.irq_entry = {}         # irq -> MSI-X entry (hwirq bits 10:0)
+
+    def off(self, name: str) -> int:
+        try:
+            return self.layout[name]["offset"]
+        except KeyError:
+            raise gdb.GdbError(f"irqlab: no layout for {name}: run "
+                               "irqlab-config first") from None
+
+
+S = State()
+
+
+def _u(data, fmt):
+    return struct.unpack("<" + fmt, bytes(data))[0]
+
+
+def mem(addr: int, size: int) -> bytes:
+    return bytes(gdb.selected_inferior().read_memory(addr, size))
+
+
+def u64(addr):
+    return _u(mem(addr, 8), "Q")
+
+
+def u32(addr):
+    return _u(mem(addr, 4), "I")
+
+
+def u16(addr):
+    return _u(mem(addr, 2), "H")
+
+
+def u8(addr):
+    return mem(addr, 1)[0]
+
+
+def cstr(addr, limit=64) -> str:
+    if not addr:
+        return ""
+    try:
+        raw = mem(addr, limit)
+    except gdb.MemoryError:         # a short string at the end of a page
+        raw = bytearray()
+        while len(raw) < limit and (not raw or raw[-1]):
+            raw += mem(addr + len(raw), 1)
+    return bytes(raw).split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def reg(name: str) -> int:
+    return int(gdb.parse_and_eval(f"${name}")) & MASK64
+
+
+def cpu() -> int:
+    """QEMU's stub shows each vCPU as a thread, in CPU order."""
+    return gdb.selected_thread().num - 1
+
+
+def symbol_at(addr: int) -> str:
+    """function+0xoff (and file:line where there is debug info)."""
+    try:
+        out = gdb.execute(f"info symbol {addr:#x}", to_string=True).strip()
+    except gdb.error:
+        out = ""
+    m = re.match(r"(\S+)(?: \+ (\d+))? in section (\S+)(?: of (\S+))?", out)
+    main = gdb.current_progspace().filename
+    text = f"{addr:#x}" if not m else \
+        m[1] + (f"+{int(m[2]):#x}" if m[2] else "") + \
+        (f" [{os.path.basename(m[4])}]" if m[4] and m[4] != main else "")
+    sal = gdb.find_pc_line(addr - 1)
+    if sal.symtab is not None and sal.line:
+        text += f" ({os.path.basename(sal.symtab.filename)}:{sal.line})"
+    return text
+
+
+def address_of(name: str) -> int | None:
+    try:
+        return int(gdb.parse_and_eval(f"(unsigned long)&'{name}'")) & MASK64
+    except gdb.error:
+        return None
+
+
+# ------------------------------------------------------ kernel objects
+
+def pci_name(pdev: int) -> str:
+    bus = u64(pdev + S.off("pci_dev.bus"))
+    devfn = u8(pdev + S.off("pci_dev.devfn"))
+    return f"{u8(bus + S.off('pci_bus.number')):02x}:{devfn >> 3:02x}." \
+        f"{devfn & 7}"
+
+
+def is_dut_pdev(pdev: int) -> bool:
+    if S.pdev is not None:
+        return pdev == S.pdev
+    bus = u64(pdev + S.off("pci_dev.bus"))
+    return (u8(bus + S.off("pci_bus.number")) == S.bus
+            and u8(pdev + S.off("pci_dev.devfn")) == S.devfn)
+
+
+def dut_dev() -> int | None:
+    return None if S.pdev is None else S.pdev + S.off("pci_dev.dev")
+
+
+def find_dut() -> int | None:
+    """The DUT's pci_dev from pci_root_buses (root bus devices only:
+    the DUT sits on pcie.0)."""
+    if S.pdev is not None:
+        return S.pdev
+    head = address_of("pci_root_buses")
+    if head is None:
+        return None
+    node = u64(head)
+    while node != head:
+        bus = node - S.off("pci_bus.node")
+        if u8(bus + S.off("pci_bus.number")) == S.bus:
+            dhead = bus + S.off("pci_bus.devices")
+            d = u64(dhead)
+            while d != dhead:
+                pdev = d - S.off("pci_dev.bus_list")
+                if u8(pdev + S.off("pci_dev.devfn")) == S.devfn:
+                    S.pdev = pdev
+                    return pdev
+                d = u64(d)
+        node = u64(node)
+    return None
+
+
+def msi_desc_of_irq_data(irqd: int) -> int:
+    common = u64(irqd + S.off("irq_data.common"))
+    return u64(common + S.off("irq_common_data.msi_desc")) if common else 0
+
+
+def msi_desc_of_desc(desc: int) -> int:
+    return u64(desc + S.off("irq_desc.irq_common_data")
+               + S.off("irq_common_data.msi_desc"))
+
+
+def desc_irq(desc: int) -> tuple[int, int]:
+    """(irq, hwirq) of an irq_desc's top-level irq_data."""
+    d = desc + S.off("irq_desc.irq_data")
+    return u32(d + S.off("irq_data.irq")), u64(d + S.off("irq_data.hwirq"))
+
+
+def is_dut_msi(msi_desc: int) -> bool:
+    return bool(msi_desc) and S.pdev is not None and \
+        u64(msi_desc + S.off("msi_desc.dev")) == dut_dev()
+
+
+def msi_entry(msi_desc: int) -> int:
+    return u16(msi_desc + S.off("msi_desc.msi_index"))
+
+
+# ------------------------------------------------------------ the seeds
+
+class Hit:
+    def __init__(self, seed, text, **info):
+        self.seed = seed
+        self.text = text
+        self.info = info
+        self.pc = reg("pc")
+        self.rsp = reg("rsp")
+        self.cpu = cpu()
+        self.ret = u64(self.rsp)
+
+
+class Seed:
+    """
+    One function of the set-up.  @names: the candidates, first found wins
+    (kernel versions rename them); @inlined: functions inlined into it
+    whose name the user may look for; @inspect(seed) -> Hit, or None when
+    the call is not about the device under test (the breakpoint then
+    does not stop).
+    """
+
+    def __init__(self, names, what, inspect, inlined=()):
+        self.names, self.what, self.inspect = names, what, inspect
+        self.inlined = inlined
+        self.name = self.addr = None
+
+    def resolve(self):
+        for n in self.names:
+            a = address_of(n)
+            if a is not None:
+                self.name, self.addr = n, a
+                return True
+        return False
+
+
+def _pci_alloc(seed):
+    pdev = reg("rdi")
+    if not is_dut_pdev(pdev):
+        return None
+    S.pdev = pdev
+    S.allocating = True
+    flags, affd = reg("rcx"), reg("r8")
+    aff = ""
+    if affd:
+        aff = f" affd {{pre {u32(affd + S.off('irq_affinity.pre_vectors'))}" \
+            f", post {u32(affd + S.off('irq_affinity.post_vectors'))}}}"
+    h = Hit(seed, f"dev {pci_name(pdev)} min_vecs {reg('rsi')} max_vecs "
+            f"{reg('rdx')} flags {flags:#x}"
+            f"{' (PCI_IRQ_AFFINITY)' if flags & PCI_IRQ_AFFINITY else ''}"
+            + aff, dev=pci_name(pdev), min=reg("rsi"), max=reg("rdx"))
+    ReturnBreakpoint(h, _pci_alloc_returned)
+    return h
+
+
+def _pci_alloc_returned(call):
+    rax = reg("rax")
+    ret = rax - (1 << 64) if rax >> 63 else rax
+    S.allocating = False
+    if ret > 0:
+        S.nvec, S.started = ret, set()
+    return Hit(call.seed, f"returned {ret} vectors", returned=ret,
+               phase="return")
+
+
+def _pdev_seed(argreg, text):
+    def inspect(seed):
+        pdev = reg(argreg)
+        if S.pdev is None or pdev != S.pdev:
+            return None
+        return Hit(seed, text(pdev))
+    return inspect
+
+
+# Where the struct device * and the count are: 6.1's (domain, dev, nvec)
+# functions, 6.2+'s (dev, domid, nirqs) and (dev, ctrl).
+_DEV_ARGS = {"msi_domain_alloc_irqs_descs_locked": ("rsi", "rdx"),
+             "__msi_domain_alloc_irqs": ("rsi", "rdx"),
+             "msi_domain_alloc_irqs_all_locked": ("rdi", "rdx"),
+             "__msi_domain_alloc_locked": ("rdi", None)}
+
+
+def _dev_seed(seed):
+    dev, count = _DEV_ARGS[seed.name]
+    if S.pdev is None or reg(dev) != dut_dev():
+        return None
+    return Hit(seed, f"nvec {reg(count)}" if count else "")
+
+
+def _affinity_masks(seed):
+    if not S.allocating:
+        return None
+    affd = reg("rsi")
+    return Hit(seed, f"nvecs {reg('rdi')} pre_vectors "
+               f"{u32(affd + S.off('irq_affinity.pre_vectors'))} "
+               f"post_vectors {u32(affd + S.off('irq_affinity.post_vectors'))}"
+               " (the managed spread)")
+
+
+def _irq_data_seed(extra):
+    def inspect(seed):
+        irqd = reg("rdi")
+        md = msi_desc_of_irq_data(irqd)
+        if not is_dut_msi(md):
+            return None
+        irq = u32(irqd + S.off("irq_data.irq"))
+        entry = msi_entry(md)
+        S.irq_entry[irq] = entry
+        return Hit(seed, f"irq {irq} entry {entry}" + extra(irqd), irq=irq,
+                   entry=entry)
+    return inspect
+
+
+def _vector_compose(seed):
+    h = _irq_data_seed(lambda irqd: "")(seed)
+    if h is not None:
+        S.composing.add(cpu())
+    return h
+
+
+def _compose(seed):
+    if cpu() not in S.composing:
+        return None
+    S.composing.discard(cpu())
+    c = reg("rdi")
+    vec = u32(c + S.off("irq_cfg.vector"))
+    dest = u32(c + S.off("irq_cfg.dest_apicid"))
+    return Hit(seed, f"cfg vector {vec:#x} dest_apicid {dest:#x} dmar "
+               f"{reg('rdx') & 1}", vector=vec, dest=dest)
+
+
+def _setup_irq(seed):
+    irq, desc, action = reg("rdi") & 0xffffffff, reg("rsi"), reg("rdx")
+    md = msi_desc_of_desc(desc)
+    if not is_dut_msi(md):
+        return None
+    entry = msi_entry(md)
+    S.irq_entry[irq] = entry
+    name = cstr(u64(action + S.off("irqaction.name"))) if action else ""
+    return Hit(seed, f"irq {irq} entry {entry} action \"{name}\"", irq=irq,
+               entry=entry)
+
+
+def _irq_startup(seed):
+    desc = reg("rdi")
+    md = msi_desc_of_desc(desc)
+    if not is_dut_msi(md):
+        return None
+    irq, hwirq = desc_irq(desc)
+    entry = msi_entry(md)
+    S.irq_entry[irq] = entry
+    h = Hit(seed, f"irq {irq} entry {entry} hwirq {hwirq:#x} resend "
+            f"{reg('rsi') & 1} force {reg('rdx') & 1}", irq=irq, entry=entry)
+    ReturnBreakpoint(h, _irq_startup_returned)
+    return h
+
+
+def _irq_startup_returned(call):
+    irq = call.info["irq"]
+    S.started.add(irq)
+    return Hit(call.seed, f"irq {irq} entry {call.info['entry']} started",
+               irq=irq, entry=call.info["entry"], phase="return")
+
+
+SEEDS = [
+    Seed(["pci_alloc_irq_vectors_affinity"], "the driver asks for vectors",
+         _pci_alloc),
+    Seed(["__pci_enable_msix_range"],
+         "MSI-X range; msix_capability_init() (inlined here) enables "
+         "MSI-X with MASKALL, maps the table",
+         _pdev_seed("rdi", lambda p: f"dev {pci_name(p)} minvec "
+                    f"{reg('rdx')} maxvec {reg('rcx')}"),
+         inlined=("msix_capability_init", "msix_setup_interrupts",
+                  "msix_map_region", "msix_setup_msi_descs")),
+    Seed(["irq_create_affinity_masks"], "spread the vectors over the CPUs",
+         _affinity_masks),
+    Seed(["pci_msi_setup_msi_irqs"], "PCI/MSI -> the MSI irq domain",
+         _pdev_seed("rdi", lambda p: f"dev {pci_name(p)} nvec {reg('rsi')}"
+                    f" type {'MSI-X' if reg('rdx') == 0x11 else 'MSI'}")),
+    Seed(["msi_domain_alloc_irqs_descs_locked",
+          "msi_domain_alloc_irqs_all_locked"],
+         "the MSI domain allocation", _dev_seed),
+    Seed(["__msi_domain_alloc_irqs", "__msi_domain_alloc_locked"],
+         "allocate + activate each irq (MSI_FLAG_ACTIVATE_EARLY)",
+         _dev_seed),
+    Seed(["irq_msi_compose_msg", "x86_vector_msi_compose_msg"],
+         "compose the message from the vector domain's choice",
+         _vector_compose),
+    Seed(["__irq_msi_compose_msg"], "destination APIC ID and vector into "
+         "address/data", _compose),
+    Seed(["msi_domain_set_affinity"], "affinity change: re-compose, "
+         "rewrite the entry", _irq_data_seed(lambda irqd: "")),
+    Seed(["__setup_irq"], "request_irq(): install the handler",
+         _setup_irq),
+    Seed(["irq_startup"], "start the irq: activate (managed: assign the "
+         "vector, write the message), unmask", _irq_startup),
+]
+
+
+class SeedBreakpoint(gdb.Breakpoint):
+    def __init__(self, seed):
+        super().__init__(f"*{seed.addr:#x}", internal=True)
+        self.silent = True
+        self.seed = seed
+
+    def stop(self):
+        try:
+            hit = self.seed.inspect(self.seed)
+        except gdb.MemoryError:
+            return False
+        if hit is None:
+            return False
+        # Now and then the stub reports one breakpoint hit twice (seen
+        # with several vCPUs): the same call, same stack, nothing between.
+        key = (self.seed.name, hit.rsp, hit.text)
+        if key == S.last_entry:
+            return False
+        S.last_entry = key
+        S.pending = hit
+        return True
+
+
+class ReturnBreakpoint(gdb.Breakpoint):
+    """Where @call returns: the caller's stack pointer identifies the
+    call (the task may have moved to another CPU meanwhile)."""
+
+    def __init__(self, call, done):
+        super().__init__(f"*{call.ret:#x}", internal=True)
+        self.silent = True
+        self.call, self.done = call, done
+        self.rsp = call.rsp + 8
+        self.finished = False
+        S.return_bps.append(self)
+
+    def stop(self):
+        if self.finished or reg("rsp") != self.rsp:
+            return False
+        self.finished = True
+        hit = self.done(self.call)
+        if hit is not None and S.walking:
+            S.pending = hit
+            S.last_entry = None
+            return True
+        return False
+
+
+def reap(_event=None):
+    """Delete the return breakpoints that have done their job.  Only
+    with the target stopped: gdb cannot remove a breakpoint from a
+    running target (nor from inside a breakpoint's stop())."""
+    for b in [b for b in S.return_bps if b.finished]:
+        S.return_bps.remove(b)
+        if b.is_valid():
+            b.delete()
+
+
+gdb.events.stop.connect(reap)
+
+
+# -------------------------------------------------------- the monitor
+
+_ROW = re.compile(r"^\s+(\d+) (0x[0-9a-f]+) (0x[0-9a-f]+) (\S+)\s+(\S+)\s+"
+                  r"(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(.*)$")
+
+
+def monitor_msix() -> str:
+    return gdb.execute(f"monitor info msix {S.device}", to_string=True)
+
+
+def parse_msix(text: str) -> dict:
+    """`info msix` (hw/pci/msi-monitor.c) -> {"msix": {...}, "entries":
+    {index: {...}}} for the MSI-X capability."""
+    out, cap = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^\S+ \S+: (MSI-X|MSI) (enabled|disabled)"
+                     r"(, function masked)?, (\d+) ", line)
+        if m:
+            cap = m[1]
+            out[cap] = {"enabled": m[2] == "enabled",
+                        "function-masked": bool(m[3]),
+                        "size": int(m[4]), "entries": {}}
+            continue
+        m = _ROW.match(line)
+        if m and cap:
+            out[cap]["entries"][int(m[1])] = {
+                "address": int(m[2], 16), "data": int(m[3], 16),
+                "masked": m[4] == "yes", "pending": m[5] == "yes",
+                "sent": int(m[7]), "decoded": m[10].strip()}
+    return out
+
+
+def condense(text: str, full=False) -> list[str]:
+    """
+    The header lines, and the rows of entries something happened to:
+    an MSI-X entry at its reset state (address 0, data 0, masked, nothing
+    sent) is folded into a count, and so is a disabled MSI capability
+    whose vectors are all zero (msix-testdev has both).
+    """
+    if full:
+        return text.splitlines()
+    lines, quiet, cap = [], 0, None
+
+    def flush():
+        nonlocal quiet
+        if quiet:
+            lines.append(f"  ({quiet} entries untouched: address 0, "
+                         "data 0, masked)" if cap == "MSI-X" else
+                         f"  ({quiet} vectors, all zero)")
+        quiet = 0
+
+    for line in text.splitlines():
+        m = _ROW.match(line)
+        if m:
+            if int(m[2], 16) == 0 and int(m[3], 16) == 0 \
+                    and int(m[7]) == 0 and (m[4] == "yes" or cap == "MSI"):
+                quiet += 1
+                continue
+            flush()
+            lines.append(line)
+            continue
+        flush()
+        h = re.match(r"^\S+ \S+: (MSI-X|MSI) ", line)
+        if h:
+            cap = h[1]
+        if line.lstrip().startswith("vec ") and cap == "MSI" and \
+                "MSI disabled" in lines[-1]:
+            continue
+        lines.append(line)
+    flush()
+    return lines
+
+
+# ------------------------------------------------------------- modules
+
+def module_list():
+    """[(struct module *, name)] from the kernel's `modules` list."""
+    head = address_of("modules")
+    if head is None:
+        return []
+    out, node = [], u64(head)
+    while node and node != head and len(out) < 4096:
+        mod = node - S.off("module.list")
+        out.append((mod, cstr(mod + S.off("module.name"), 56)))
+        node = u64(node)
+    return out
+
+
+def module_file(name: str) -> str | None:
+    for path in S.cfg.get("module-files", []):
+        if os.path.basename(path)[:-3].replace("-", "_") == name:
+            return path
+    return None
+
+
+def module_sections(mod: int, path: str) -> dict[str, int]:
+    """
+    Where each of the .ko's sections went, from the module's own symbol
+    table in guest memory (mod->kallsyms): each symbol's runtime value
+    less its value in the file is its section's address.  Before init
+    ends that is the whole symtab, section symbols included, in file
+    order; afterwards only the named core symbols, matched by name.
+    """
+    elf = Elf.read(path)
+    fsyms = elf.symbols()
+    ks = u64(mod + S.off("module.kallsyms"))
+    symtab = u64(ks + S.off("mod_kallsyms.symtab"))
+    num = u32(ks + S.off("mod_kallsyms.num_symtab"))
+    strtab = u64(ks + S.off("mod_kallsyms.strtab"))
+    raw = mem(symtab, num * 24)
+    rsyms = [struct.unpack_from("<IBBHQQ", raw, i * 24) for i in range(num)]
+    base = {}
+    if num == len(fsyms):
+        for (_, fval, _, fshndx), r in zip(fsyms, rsyms):
+            if fshndx == r[3] and 0 < fshndx < len(elf.sections):
+                base.setdefault(fshndx, r[4] - fval)
+    else:
+        by_name = {(n, sh): v for n, v, _, sh in fsyms if n}
+        for r in rsyms:
+            key = (cstr(strtab + r[0], 128), r[3])
+            if key in by_name:
+                base.setdefault(r[3], r[4] - by_name[key])
+    return {elf.sections[i].name: a for i, a in base.items()
+            if elf.sections[i].flags & SHF_ALLOC
+            and not elf.sections[i].name.startswith(".data..percpu")}
+
+
+def load_module_symbols(mod: int, name: str, quiet=False) -> bool:
+    path = module_file(name)
+    if path is None:
+        return False
+    secs = module_sections(mod, path)
+    if ".text" not in secs:
+        return False
+    old = S.loaded_modules.get(name)
+    if old is not None:
+        if old[".text"] == secs[".text"]:
+            return False
+        # loaded again (rmmod, insmod) somewhere else
+        gdb.execute(f"remove-symbol-file -a {old['.text']:#x}",
+                    to_string=True)
+    cmd = ["add-symbol-file", shlex.quote(path), f"{secs['.text']:#x}"]
+    for sec, addr in sorted(secs.items()):
+        if sec != ".text":
+            cmd += ["-s", sec, f"{addr:#x}"]
+    gdb.execute(" ".join(cmd), to_string=True)
+    S.loaded_modules[name] = secs
+    if not quiet:
+        print(f"irqlab: symbols of {name} at .text {secs['.text']:#x} "
+              f"({os.path.relpath(path)})")
+    return True
+
+
+class ModuleLoadBreakpoint(gdb.Breakpoint):
+    """do_init_module(mod): the module is in place, its init not run yet
+    (the driver's probe runs from it): load its symbols, go on."""
+
+    def __init__(self, addr):
+        super().__init__(f"*{addr:#x}", internal=True)
+        self.silent = True
+
+    def stop(self):
+        try:
+            mod = reg("rdi")
+            load_module_symbols(mod, cstr(mod + S.off("module.name"), 56))
+        except (gdb.error, gdb.MemoryError, OSError, ValueError) as e:
+            print(f"irqlab: cannot load a module's symbols: {e}")
+        return False
+
+
+# ------------------------------------------------------------ commands
+
+class Config(gdb.Command):
+    """irqlab-config FILE: the JSON debug.py writes: layout, device,
+    bdf, module-files, log."""
+
+    def __init__(self):
+        super().__init__("irqlab-config", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        with open(arg.strip()) as f:
+            S.cfg = json.load(f)
+        with open(S.cfg["layout"]) as f:
+            S.layout = json.load(f)
+        S.device = S.cfg.get("device", "dut")
+        _dom, bus, devfn = re.match(r"(?:([0-9a-f]+):)?([0-9a-f]+):"
+                                    r"([0-9a-f.]+)$", S.cfg["bdf"]).groups()
+        dev, fn = devfn.split(".")
+        S.bus, S.devfn = int(bus, 16), int(dev, 16) << 3 | int(fn)
+        S.log = S.cfg.get("log")
+        addr = address_of("do_init_module")
+        if S.cfg.get("module-files") and addr is not None \
+                and S.module_bp is None:
+            S.module_bp = ModuleLoadBreakpoint(addr)
+
+
+class Seeds(gdb.Command):
+    """irqlab-seeds: the seed functions, in call order, and what this
+    kernel has of them."""
+
+    def __init__(self):
+        super().__init__("irqlab-seeds", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        for s in SEEDS:
+            if s.resolve():
+                alt = [n for n in s.names if n != s.name]
+                print(f"  {s.name:36} {s.addr:#x}  {s.what}")
+                for n in s.inlined:
+                    print(f"  {'':36} {'':18}  ({n}: inlined, not in "
+                          "kallsyms)")
+            else:
+                alt = s.names
+                print(f"  {'/'.join(alt):36} -  not in this kernel")
+
+
+class Walk(gdb.Command):
+    """irqlab-walk [--all] [--full] [--to FUNC] [--max N]: continue
+    through the seed functions, printing at each stop the function, its
+    caller, its arguments and the device's table (monitor info msix).
+    Ends when every vector of the device's allocation has started (--all:
+    when the guest powers off), at FUNC, after N stops, or at any other
+    stop (your breakpoints, a watchpoint, Ctrl-C)."""
+
+    def __init__(self):
+        super().__init__("irqlab-walk", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        p = argparse.ArgumentParser(prog="irqlab-walk", add_help=False)
+        p.add_argument("--all", action="store_true")
+        p.add_argument("--full", action="store_true")
+        p.add_argument("--to")
+        p.add_argument("--max", type=int)
+        try:
+            o = p.parse_args(gdb.string_to_argv(arg))
+        except SystemExit:
+            raise gdb.GdbError("usage: irqlab-walk [--all] [--full] "
+                               "[--to FUNC] [--max N]") from None
+        if not S.layout:
+            raise gdb.GdbError("irqlab: run irqlab-config first")
+        arm()
+        n = 0
+        try:
+            for b in S.seed_bps:
+                b.enabled = True
+            S.walking = True
+            while True:
+                S.pending = None
+                try:
+                    out = gdb.execute("continue", to_string=True)
+                except gdb.error as e:
+                    print(f"irqlab-walk: the target is gone ({e})")
+                    break
+                except KeyboardInterrupt:
+                    print("irqlab-walk: interrupted")
+                    break
+                hit = S.pending
+                said = [x for x in out.splitlines()
+                        if x.strip() and x != "Continuing."
+                        and not x.startswith("[Switching to")]
+                if said:
+                    print("\n".join(said))
+                if hit is None:
+                    if not gdb.selected_inferior().threads():
+                        print("irqlab-walk: the guest is gone")
+                    else:
+                        print("irqlab-walk: stopped, not at a seed: "
+                              "the walk ends here")
+                    break
+                n += 1
+                report(hit, len(S.stops) + 1, o.full)
+                if o.to and hit.seed.name == o.to \
+                        and hit.info.get("phase") != "return":
+                    break
+                if o.max and n >= o.max:
+                    break
+                if not o.all and S.nvec and len(S.started) >= S.nvec \
+                        and hit.seed.name == "irq_startup":
+                    print(f"irqlab-walk: all {S.nvec} vectors of the "
+                          "allocation started (irqlab-walk again follows "
+                          "the next one)")
+                    break
+        finally:
+            # Between walks the seeds do not stop: `continue` is yours.
+            S.walking = False
+            for b in S.seed_bps:
+                if b.is_valid():
+                    b.enabled = False
+            save_log()
+
+
+def arm():
+    """A breakpoint on each seed this kernel has (once)."""
+    S.seed_bps = [b for b in S.seed_bps if b.is_valid()]
+    armed = {b.seed for b in S.seed_bps}
+    for s in SEEDS:
+        if s not in armed and s.resolve():
+            S.seed_bps.append(SeedBreakpoint(s))
+
+
+def report(hit, n, full=False):
+    text = monitor_msix()
+    state = parse_msix(text).get("MSI-X")
+    ret = hit.info.get("phase") == "return"
+    if ret:
+        print(f"#{n} {hit.seed.name} returned  (cpu {hit.cpu})")
+    else:
+        print(f"#{n} {hit.seed.name}  (cpu {hit.cpu})  {hit.seed.what}")
+        print(f"   caller  {symbol_at(hit.ret)}")
+    print(f"   args    {hit.text}")
+    print(f"   monitor info msix {S.device}:")
+    for line in condense(text, full):
+        print(f"   | {line}")
+    S.stops.append({"n": n, "function": hit.seed.name,
+                    "phase": hit.info.get("phase", "entry"),
+                    "cpu": hit.cpu, "pc": hit.pc, "rsp": hit.rsp,
+                    "caller": None if ret else symbol_at(hit.ret),
+                    "args": hit.text, "info": hit.info,
+                    "msix": state, "monitor": text})
+    save_log()
+
+
+def save_log():
+    if S.log:
+        with open(S.log + ".new", "w") as f:
+            json.dump({"stops": S.stops,
+                       "modules": S.loaded_modules}, f, indent=1)
+        os.replace(S.log + ".new", S.log)
+
+
+class Msix(gdb.Command):
+    """irqlab-msix [--full]: monitor info msix <device>, the untouched
+    entries folded unless --full."""
+
+    def __init__(self):
+        super().__init__("irqlab-msix", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        for line in condense(monitor_msix(), "--full" in arg):
+            print(line)
+
+
+def table_base() -> int:
+    pdev = find_dut()
+    if pdev is None:
+        raise gdb.GdbError("irqlab: the device is not enumerated yet")
+    base = u64(pdev + S.off("pci_dev.msix_base"))
+    if not base:
+        raise gdb.GdbError(
+            f"irqlab: {pci_name(pdev)}'s MSI-X table is not mapped yet "
+            "(msix_capability_init() maps it: irqlab-walk --to "
+            "pci_msi_setup_msi_irqs)")
+    return base
+
+
+class Table(gdb.Command):
+    """irqlab-table: the device's struct pci_dev and the virtual address
+    the kernel mapped its MSI-X table at (pdev->msix_base), with each
+    entry as the CPU reads it."""
+
+    def __init__(self):
+        super().__init__("irqlab-table", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        base = table_base()
+        print(f"(struct pci_dev *){S.pdev:#x} {pci_name(S.pdev)}: "
+              f"MSI-X table at {base:#x} (pdev->msix_base)")
+        n = int(arg) if arg.strip() else 4
+        for i in range(n):
+            lo, hi, data, ctrl = struct.unpack("<4I", mem(base + 16 * i, 16))
+            print(f"  entry {i:3} @ {base + 16 * i:#x}: address "
+                  f"{hi:#010x}{lo:08x} data {data:#010x} vector control "
+                  f"{ctrl:#x}")
+
+
+DWORDS = {"addr": 0, "upper": 4, "data": 8, "ctrl": 12}
+
+
+class Watch(gdb.Command):
+    """irqlab-watch ENTRY [addr|upper|data|ctrl]: a hardware watchpoint
+    on one dword of the device's MSI-X table entry (default data: the
+    dword that completes a message)."""
+
+    def __init__(self):
+        super().__init__("irqlab-watch", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        argv = gdb.string_to_argv(arg)
+        if not argv:
+            raise gdb.GdbError("usage: irqlab-watch ENTRY "
+                               "[addr|upper|data|ctrl]")
+        what = argv[1] if len(argv) > 1 else "data"
+        addr = table_base() + 16 * int(argv[0], 0) + DWORDS[what]
+        gdb.execute(f"watch *(unsigned int *){addr:#x}")
+
+
+class Modules(gdb.Command):
+    """irqlab-modules [--load]: the guest's modules (the kernel's
+    `modules` list); --load adds the symbols of those irqlab has a .ko
+    for, at their runtime section addresses."""
+
+    def __init__(self):
+        super().__init__("irqlab-modules", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        for mod, name in module_list():
+            state = "symbols loaded" if name in S.loaded_modules else \
+                ("have .ko" if module_file(name) else "")
+            print(f"  {mod:#x} {name:24} {state}")
+            if "--load" in arg:
+                load_module_symbols(mod, name)
+
+
+for _cmd in (Config, Seeds, Walk, Msix, Table, Watch, Modules):
+    _cmd()

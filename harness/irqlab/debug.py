@@ -1,0 +1,506 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+`irqlab debug`: a harness scenario with Debian's gdb attached to QEMU's
+gdb stub (docs/debugging.rst).
+
+QEMU starts stopped (-S) with `-gdb tcp:127.0.0.1:PORT`, the guest with
+nokaslr (the harness's command line already has it), and gdb connects
+with the kernel's symbols (symbols.py: from kallsyms, or the -dbg
+package's vmlinux with --dbg), guest/gdb/irqlab.py's commands, and the
+guest modules' files, whose symbols it adds when the guest loads them.
+gdb starts the CPUs (`continue`).  Meanwhile a thread of this process
+answers guest/init on ttyS1 exactly as `irqlab run` does (the guest
+blocks at each sync until the host has queried QMP), so the run ends with
+the same record and the same cross-checks.
+
+Processes: QEMU runs in a session of its own, so the Ctrl-C typed at gdb
+reaches gdb alone (QEMU would quit on SIGINT), and dies with this process
+(PR_SET_PDEATHSIG); quitting gdb, or gdb crashing, stops QEMU in the
+`finally` below.
+
+--batch runs `irqlab-walk --all` and asserts what issue 7 asks of it:
+at the first pci_alloc_irq_vectors_affinity() of the device MSI-X is
+disabled and its table untouched; when the first I/O vector's irq has
+started (irq_startup() returned) ENABLE is set, MASKALL clear, and the
+entry holds the message the guest later reports for that irq (tracefs
+vector_config: vector and APIC destination).
+"""
+
+import ctypes
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from . import machine, symbols
+from .scenario import BDF, DUT
+from .verdict import Check
+
+GDB = "gdb"
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+GDB_SCRIPT = os.path.join(TOP, "guest", "gdb", "irqlab.py")
+PR_SET_PDEATHSIG = 1
+# Interactive sessions have no deadline; the guest waits at its syncs.
+FOREVER = 7 * 24 * 3600.0
+
+
+def add_arguments(p):
+    """The options of `irqlab debug` besides the scenario's (those are
+    `irqlab run`'s: --scenario --smp --queues --iommu --accel --commands
+    --qemu -v)."""
+    p.add_argument("--port", type=int, default=0,
+                   help="gdb stub TCP port on 127.0.0.1 (default: a free "
+                   "one)")
+    p.add_argument("--dbg", action="store_true",
+                   help="full kernel debug info: the vmlinux of Debian's "
+                   "linux-image-<ver>-dbg (about 860 MB download, once)")
+    p.add_argument("--batch", action="store_true",
+                   help="no prompt: walk through the seeds to poweroff, "
+                   "check the stops and the run (make check)")
+    p.add_argument("--gdb", default=GDB, help="the gdb to run (gdb)")
+    p.add_argument("--ex", action="append", default=[], metavar="CMD",
+                   help="a gdb command to run once attached (repeatable)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="--batch: seconds for the whole session (600)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the session directory (console log, gdb "
+                   "script, stop log)")
+
+
+def main(args, build: str) -> int:
+    """`irqlab debug`, with the parsed options of add_arguments() and of
+    the scenario.  Returns the exit status (0 passed / 1 failed / 2 could
+    not run)."""
+    log = _log
+    timeout = args.timeout or (600.0 if args.batch else FOREVER)
+    cfg = machine.Config(build=build, qemu=args.qemu, scenario=args.scenario,
+                         smp=args.smp, queues=args.queues, iommu=args.iommu,
+                         accel=args.accel, timeout=timeout,
+                         commands=args.commands,
+                         verbose=getattr(args, "verbose", False))
+    missing = [x for x in (cfg.qemu,
+                           os.path.join(cfg.guest_dir, "kernel-version"),
+                           os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
+               if not os.path.exists(x)]
+    if missing:
+        log(f"irqlab: error: missing {', '.join(missing)}")
+        log("irqlab: hint: make setup builds QEMU; scripts/irqlab-guest "
+            "all builds the guest")
+        return 2
+    import shutil
+    if shutil.which(args.gdb) is None:
+        log(f"irqlab: error: no {args.gdb}")
+        log("irqlab: hint: apt-get install gdb (scripts/irqlab-build deps "
+            "installs it)")
+        return 2
+    t_start = time.monotonic()
+    try:
+        ks = symbols.ensure(build, log=log)
+        if args.dbg:
+            ks.dbg_vmlinux = symbols.ensure_dbg(build, ks.version, log=log)
+    except (OSError, ValueError, RuntimeError) as e:
+        log(f"irqlab: error: kernel symbols: {e}")
+        return 2
+    t_symbols = time.monotonic() - t_start
+
+    tmp = tempfile.mkdtemp(prefix="irqlab-debug-")
+    session = Session(cfg, args, ks, tmp)
+    try:
+        status = session.run()
+    finally:
+        if not args.keep:
+            _rmtree(tmp)
+        else:
+            log(f"irqlab: session files kept in {tmp}")
+    if status is None:
+        return 2
+    record = session.record
+    record["times"]["symbols-s"] = t_symbols
+    if not args.batch:
+        o = record["outcome"]
+        log(f"irqlab: guest {o['status']}"
+            + (f" ({o['detail']})" if o.get("detail") else ""))
+        if o["status"] != "done":
+            return 0 if session.gdb_status == 0 else 1
+    from . import report
+    from .analysis import analyze
+    a = analyze(record)
+    print(report.text(a, cfg.verbose))
+    if not args.batch:
+        return 0 if a.ok else 1
+    checks = stop_checks(session.stops, a.guest, record)
+    print()
+    print("gdb walk (irqlab-walk --all): "
+          f"{len(session.stops)} stops; symbols "
+          f"{'-dbg vmlinux' if args.dbg else 'kallsyms'} "
+          f"{t_symbols:.1f} s, gdb session {session.gdb_seconds:.1f} s")
+    for c in checks:
+        print(f"  {c.verdict}  {c.group}: {c.name}"
+              + (f"  ({c.detail})" if c.detail else ""))
+    ok = a.ok and checks and all(c.ok for c in checks) \
+        and session.gdb_status == 0
+    nfail = sum(not c.ok for c in checks) + sum(not c.ok for c in a.checks)
+    npass = len(checks) + len(a.checks) - nfail
+    print(f"irqlab debug --batch: {'PASS' if ok else 'FAIL'}: {npass} "
+          f"passed, {nfail} failed"
+          + ("" if session.gdb_status == 0 else
+             f"; gdb exited with {session.gdb_status}"))
+    return 0 if ok else 1
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _rmtree(path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent(sig):
+    """preexec_fn: the child gets @sig when this process dies, however."""
+    def preexec():
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    return preexec
+
+
+class _QmpShim:
+    """QEMUMachine.cmd()'s calling convention (keyword arguments with _
+    for -) over qemu.qmp.legacy, which machine.query() and the modules it
+    calls use."""
+
+    def __init__(self, qmp):
+        self.qmp = qmp
+
+    def cmd(self, name, **args):
+        return self.qmp.cmd(name, **{k.replace("_", "-"): v
+                                     for k, v in args.items()})
+
+
+class Session:
+    def __init__(self, cfg, args, ks, tmp):
+        self.cfg, self.args, self.ks, self.tmp = cfg, args, ks, tmp
+        self.record = {"scenario": cfg.scenario, "smp": cfg.smp,
+                       "queues": cfg.queues, "io_queues": cfg.io_queues(),
+                       "iommu": cfg.iommu, "accel": cfg.accel,
+                       "commands": cfg.commands, "kernel": cfg.kernel()[0],
+                       "cmdline": machine.kernel_cmdline(cfg),
+                       "reports": {}, "qmp": {}, "times": {},
+                       "sync-host-s": {}, "debug": True}
+        self.stops = []
+        self.gdb_status = None
+        self.stopped_qemu = False
+        self.gdb_seconds = 0.0
+        self._status = ("exited", "QEMU exited before @@irqlab done")
+        self.console = os.path.join(tmp, "console.log")
+        self.sync_path = os.path.join(tmp, "sync.sock")
+        self.qmp_path = os.path.join(tmp, "qmp.sock")
+        self.stop_log = os.path.join(tmp, "stops.json")
+
+    # ------------------------------------------------------------ files
+
+    def module_files(self) -> list[str]:
+        """Every module the initramfs holds (the very files the guest
+        loads) and our driver's build, which has DWARF."""
+        out = []
+        ver = self.ks.version
+        root = os.path.join(self.cfg.guest_dir, "initramfs.d", "lib",
+                            "modules", ver)
+        for d, _, files in os.walk(root):
+            out += [os.path.join(d, f) for f in files if f.endswith(".ko")]
+        drv = os.path.join(self.cfg.guest_dir, "driver", "msix_testdev.ko")
+        if os.path.exists(drv):
+            out = [x for x in out if os.path.basename(x) !=
+                   "msix_testdev.ko"] + [drv]
+        return sorted(out)
+
+    def gdb_files(self, port: int) -> str:
+        conf = os.path.join(self.tmp, "gdb.json")
+        with open(conf, "w") as f:
+            json.dump({"layout": self.ks.layout, "device": DUT, "bdf": BDF,
+                       "module-files": self.module_files(),
+                       "log": self.stop_log}, f, indent=1)
+        kernel = self.ks.dbg_vmlinux or self.ks.symbols
+        lines = ["set pagination off", "set confirm off", "set width 0",
+                 "set print thread-events off",
+                 f"file {kernel}",
+                 f"source {GDB_SCRIPT}",
+                 f"irqlab-config {conf}",
+                 f"target remote 127.0.0.1:{port}"]
+        lines += self.args.ex
+        if self.args.batch:
+            lines += ["irqlab-walk --all"]
+        else:
+            lines += [
+                "echo \\n",
+                f"echo irqlab: QEMU is stopped before the first instruction."
+                f" The guest console goes to {self.console}\\n",
+                "echo irqlab: irqlab-walk runs through the MSI-X set-up; "
+                "irqlab-seeds lists the stops; help user-defined lists "
+                "the commands; quit ends QEMU\\n"]
+        script = os.path.join(self.tmp, "irqlab.gdb")
+        with open(script, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return script
+
+    # -------------------------------------------------------------- run
+
+    def run(self):
+        cfg, args = self.cfg, self.args
+        port = args.port or _free_port()
+        qemu_args = machine.qemu_args(cfg, self.tmp, self.console,
+                                      self.sync_path)
+        qemu_args += ["-display", "none",
+                      "-gdb", f"tcp:127.0.0.1:{port}",
+                      "-chardev", f"socket,id=qmp,path={self.qmp_path},"
+                      "server=on,wait=off",
+                      "-mon", "chardev=qmp,mode=control"]
+        self.record["qemu-args"] = [cfg.qemu] + qemu_args
+        script = self.gdb_files(port)
+        qemu_log = open(os.path.join(self.tmp, "qemu.log"), "w")
+        qemu = subprocess.Popen([cfg.qemu] + qemu_args,
+                                stdin=subprocess.DEVNULL, stdout=qemu_log,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent(signal.SIGKILL))
+        t0 = time.monotonic()
+        talker = threading.Thread(target=self._converse, args=(t0,),
+                                  daemon=True)
+        old_sigint = signal.getsignal(signal.SIGINT)
+        gdb = None
+        try:
+            if not _wait_for(self.qmp_path, qemu):
+                _log("irqlab: QEMU did not start: "
+                     + _tail(os.path.join(self.tmp, "qemu.log")))
+                return None
+            talker.start()
+            cmd = [args.gdb, "-q", "-x", script]
+            if args.batch:
+                cmd[1:1] = ["-batch", "-nx"]
+            _log(f"irqlab: QEMU pid {qemu.pid}, gdb stub on 127.0.0.1:"
+                 f"{port}; gdb " + ("walks the seeds (batch)" if args.batch
+                                    else "attaches"))
+            # gdb owns the terminal, and Ctrl-C (it interrupts the guest).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            tg = time.monotonic()
+            gdb = subprocess.Popen(
+                cmd, preexec_fn=_die_with_parent(signal.SIGTERM),
+                stdin=subprocess.DEVNULL if args.batch else None)
+            try:
+                self.gdb_status = gdb.wait(timeout=cfg.timeout)
+            except subprocess.TimeoutExpired:
+                _log(f"irqlab: gdb still running after {cfg.timeout:.0f} s:"
+                     " killed")
+                gdb.kill()
+                self.gdb_status = gdb.wait()
+                self._status = ("timeout", f"gdb session over "
+                                f"{cfg.timeout:.0f} s")
+            self.gdb_seconds = time.monotonic() - tg
+        finally:
+            signal.signal(signal.SIGINT, old_sigint)
+            if gdb is not None and gdb.poll() is None:
+                gdb.kill()
+                gdb.wait()
+            if qemu.poll() is None:
+                # gdb quit or died with the guest still there.
+                self.stopped_qemu = True
+                qemu.terminate()
+                try:
+                    qemu.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    qemu.kill()
+                    qemu.wait()
+            qemu_log.close()
+            talker.join(timeout=10)
+        self.record["times"]["boot-to-poweroff-s"] = time.monotonic() - t0
+        self.record["qemu-exit"] = qemu.returncode
+        with open(os.path.join(self.tmp, "qemu.log"), errors="replace") as f:
+            self.record["qemu-log"] = f.read()
+        try:
+            with open(self.console, errors="replace") as f:
+                self.record["console"] = f.read().splitlines()
+        except OSError:
+            self.record["console"] = []
+        status, detail = self._status
+        if self.stopped_qemu and status == "exited":
+            how = "quit" if self.gdb_status == 0 else \
+                f"died ({_exit_text(self.gdb_status)})"
+            status, detail = "stopped", f"gdb {how} before the guest " \
+                "finished: QEMU stopped"
+        if any(machine.PANIC in x for x in self.record["console"]):
+            status = "panic"
+            detail = next(x for x in self.record["console"]
+                          if machine.PANIC in x).strip()
+        self.record["outcome"] = {"status": status, "detail": detail}
+        try:
+            with open(self.stop_log) as f:
+                doc = json.load(f)
+            self.stops = doc["stops"]
+            self.record["gdb-modules"] = doc.get("modules", {})
+        except (OSError, ValueError):
+            self.stops = []
+        self.record["gdb-stops"] = [
+            {k: v for k, v in s.items() if k != "monitor"}
+            for s in self.stops]
+        return status
+
+    def _converse(self, t0):
+        """ttyS1, as `irqlab run` answers it (machine.converse), with
+        QMP from this thread."""
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+        import asyncio
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        qmp = QEMUMonitorProtocol(self.qmp_path)
+        try:
+            qmp.connect()
+            vm = _QmpShim(qmp)
+            ver = vm.cmd("query-version")
+            self.record["qemu-version"] = ver["package"] or \
+                "{major}.{minor}.{micro}".format(**ver["qemu"])
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.connect(self.sync_path)
+                self._status = machine.converse(
+                    self.cfg, vm, sock, self.record, t0,
+                    lambda m: _log(m))
+        except Exception as e:      # noqa: BLE001  (QEMU went away)
+            if self._status[0] == "exited":
+                self._status = ("exited", f"QEMU went away: {e}")
+        finally:
+            try:
+                qmp.close()
+            except Exception:       # noqa: BLE001
+                pass
+
+
+def _exit_text(status) -> str:
+    if status is None:
+        return "?"
+    return f"signal {-status}" if status < 0 else f"status {status}"
+
+
+def _wait_for(path, proc, seconds=30.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def _tail(path, n=10) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------- checks
+
+def stop_checks(stops: list, guest, record: dict) -> list[Check]:
+    """Issue 7's checks on the walk's stops (see the module's doc)."""
+    g = "gdb"
+    out = []
+    first = next((s for s in stops if s["function"] ==
+                  "pci_alloc_irq_vectors_affinity"
+                  and s["phase"] == "entry"), None)
+    if first is None or not first.get("msix"):
+        return [Check(g, "stopped at the device's first "
+                      "pci_alloc_irq_vectors_affinity()", False,
+                      "no such stop")]
+    m = first["msix"]
+    touched = [i for i, e in m["entries"].items()
+               if e["address"] or e["data"] or not e["masked"]]
+    out.append(Check(g, "first pci_alloc_irq_vectors_affinity(): MSI-X "
+                     "disabled", not m["enabled"],
+                     f"stop #{first['n']}: enabled={m['enabled']}"))
+    out.append(Check(g, "first pci_alloc_irq_vectors_affinity(): table "
+                     f"untouched ({m['size']} entries: address 0, data 0, "
+                     "masked)", len(m["entries"]) == m["size"]
+                     and not touched,
+                     f"stop #{first['n']}: touched {touched[:8]}"))
+    io = next((s for s in stops if s["function"] == "irq_startup"
+               and s["phase"] == "return"
+               and s["info"].get("entry", 0) >= 1), None)
+    if io is None or not io.get("msix"):
+        out.append(Check(g, "the first I/O vector started", False,
+                         "no irq_startup() return for an entry >= 1"))
+        return out
+    m, irq, entry = io["msix"], io["info"]["irq"], io["info"]["entry"]
+    where = f"stop #{io['n']}: irq {irq} entry {entry}"
+    out.append(Check(g, "first I/O vector started: ENABLE set, MASKALL "
+                     "clear", m["enabled"] and not m["function-masked"],
+                     f"{where}: enabled={m['enabled']} "
+                     f"function-masked={m['function-masked']}"))
+    e = m["entries"].get(entry) or m["entries"].get(str(entry))
+    want = None
+    if guest is not None:
+        ev = guest.last_trace(irq, "vector_config")
+        if ev is not None:
+            want = (int(ev.args["apicdest"], 0), int(ev.args["vector"], 0))
+    got, how = _delivered(e, entry, record)
+    out.append(Check(
+        g, "first I/O vector started: its entry's message = what the "
+        "guest reports (vector_config)", got is not None and got == want,
+        f"{where}: device {_fmt(got)} ({how}), guest {_fmt(want)}"))
+    if guest is not None and irq in guest.interrupts:
+        out.append(Check(g, "the walk's irq/entry = /proc/interrupts'",
+                         guest.interrupts[irq].msi_index == entry,
+                         f"irq {irq}: walk entry {entry}, /proc/interrupts "
+                         f"hwirq entry {guest.interrupts[irq].msi_index}"))
+    return out
+
+
+def _delivered(e, entry, record):
+    """
+    (APIC destination, vector) the entry's message (as `info msix` showed
+    it at the stop) delivers to, and how that was read.  A compatibility
+    format message says it itself; a remappable one names an IRTE: the
+    message must be the one the device still held at the sync, and the
+    IRTE (read there through the vIOMMU, iommu.py) says where it goes.
+    """
+    if e is None:
+        return None, "no such entry"
+    got = _compat(e["decoded"])
+    if got is not None or "remappable" not in e["decoded"]:
+        return got, e["decoded"]
+    loaded = next((c for c in record.get("qmp", {}).get("loaded", {})
+                   .get("x-query-msix", []) if c["capability"] == "msix"),
+                  None)
+    v = next((v for v in (loaded or {}).get("vectors", [])
+              if v["index"] == entry), None)
+    irte = (record.get("irte") or {}).get(entry) or \
+        (record.get("irte") or {}).get(str(entry))
+    if v is None or irte is None:
+        return None, e["decoded"] + ", no IRTE read at the sync"
+    if (v["address"], v["data"]) != (e["address"], e["data"]):
+        return None, (f"{e['decoded']}, but the device held "
+                      f"{v['address']:#x}/{v['data']:#x} at the sync")
+    return (irte["dest-id"], irte["vector"]), \
+        f"{e['decoded']} -> IRTE {irte['index']:#x}"
+
+
+def _compat(decoded: str):
+    """(dest, vector) of a compat-format message in `info msix` words."""
+    m = re.search(r"compat dest (0x[0-9a-f]+) vector (0x[0-9a-f]+)", decoded)
+    return (int(m[1], 16), int(m[2], 16)) if m else None
+
+
+def _fmt(dv) -> str:
+    return "-" if dv is None else f"dest {dv[0]:#x} vector {dv[1]:#x}"
