@@ -24,6 +24,18 @@ run() {
     return "$status"
 }
 
+# as_root CMD...: CMD as root, through sudo when not root (apt-get).
+as_root() {
+    local sudo=
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null ||
+            die "this step runs apt-get as root, and sudo is missing" \
+                "run 'make check' as root once, or install sudo"
+        sudo=sudo
+    fi
+    $sudo "$@"
+}
+
 # Stamps in $STAMPS: a step is done when its stamp holds the hash of what
 # it was made from.
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
