@@ -288,6 +288,7 @@ static bool tdev_process_cq(struct msix_testdev_queue *q)
 		void *cqe = q->cq + q->cq_head * MSIX_TESTDEV_CQE_SIZE;
 		u32 dw3 = le32_to_cpu(READ_ONCE(*(__le32 *)
 					(cqe + MSIX_TESTDEV_CQE_STATUS)));
+		u16 cid;
 
 		if (!!(dw3 & MSIX_TESTDEV_CQE_PHASE) != q->cq_phase)
 			break;
@@ -298,8 +299,16 @@ static bool tdev_process_cq(struct msix_testdev_queue *q)
 					(cqe + MSIX_TESTDEV_CQE_SQ)) &
 				   MSIX_TESTDEV_CQE_SQHD_MASK);
 		WRITE_ONCE(q->completed, q->completed + 1);
+		/*
+		 * One command is in flight per queue: a CQE with its CID, or
+		 * with CID_NONE (the device could not read the SQE), is its
+		 * completion.  Any other is a late one for a command that timed
+		 * out; with nothing in flight, nothing is waiting for it.
+		 */
+		cid = dw3 & MSIX_TESTDEV_CQE_CID_MASK;
 		spin_lock(&q->cid_lock);
-		if ((dw3 & MSIX_TESTDEV_CQE_CID_MASK) == q->cid) {
+		if (q->cid != MSIX_TESTDEV_CID_NONE &&
+		    (cid == q->cid || cid == MSIX_TESTDEV_CID_NONE)) {
 			q->status = dw3 >> MSIX_TESTDEV_CQE_STATUS_SHIFT;
 			q->cid = MSIX_TESTDEV_CID_NONE;
 			complete(&q->done);

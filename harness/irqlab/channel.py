@@ -76,6 +76,9 @@ class GuestChannel:
                     self._phase, self._files = phase, {}
                     return None
                 if what == "end":
+                    if phase != self._phase:
+                        return Event("error", f"report end {phase!r} "
+                                     f"inside report {self._phase!r}")
                     ev = Event("report", phase, self._files)
                     self._phase, self._files = None, {}
                     return ev

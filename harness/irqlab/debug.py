@@ -171,10 +171,15 @@ def _free_port() -> int:
 
 
 def _die_with_parent(sig):
-    """preexec_fn: the child gets @sig when this process dies, however."""
+    """
+    preexec_fn: the child gets @sig when this process dies, however.  libc
+    is looked up here, in the parent: between fork and exec, with the
+    talker thread running, the child may only make the prctl() call.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
     def preexec():
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     return preexec
 
 
@@ -282,6 +287,7 @@ class Session:
                                   daemon=True)
         old_sigint = signal.getsignal(signal.SIGINT)
         gdb = None
+        timed_out = False
         try:
             if not _wait_for(self.qmp_path, qemu):
                 _log("irqlab: QEMU did not start: "
@@ -307,8 +313,7 @@ class Session:
                      " killed")
                 gdb.kill()
                 self.gdb_status = gdb.wait()
-                self._status = ("timeout", f"gdb session over "
-                                f"{cfg.timeout:.0f} s")
+                timed_out = True
             self.gdb_seconds = time.monotonic() - tg
         finally:
             signal.signal(signal.SIGINT, old_sigint)
@@ -326,6 +331,10 @@ class Session:
                     qemu.wait()
             qemu_log.close()
             talker.join(timeout=10)
+        if timed_out:
+            # After the join: stopping QEMU made the talker see it exit.
+            self._status = ("timeout", f"gdb session over "
+                            f"{cfg.timeout:.0f} s")
         self.record["times"]["boot-to-poweroff-s"] = time.monotonic() - t0
         self.record["qemu-exit"] = qemu.returncode
         with open(os.path.join(self.tmp, "qemu.log"), errors="replace") as f:

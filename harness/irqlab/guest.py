@@ -192,7 +192,13 @@ def parse_table(text: str) -> list[dict]:
     if not lines:
         return []
     header = lines[0].split()
-    return [dict(zip(header, row.split())) for row in lines[1:]]
+    rows = [row.split() for row in lines[1:]]
+    for row in rows:
+        if len(row) != len(header):
+            raise ReportError(f"a debugfs row {' '.join(row)!r} has "
+                              f"{len(row)} fields, its header "
+                              f"{len(header)}")
+    return [dict(zip(header, row)) for row in rows]
 
 
 def trace_bool(value: str | None) -> bool | None:
