@@ -34,8 +34,7 @@ static MSIRecord *msi_record(PCIDevice *dev)
 
     if (!r) {
         r = dev->msi_record = g_new0(MSIRecord, 1);
-        r->size = dev->msi_log_size;
-        r->ring_mask = pow2ceil(r->size) - 1;       /* pow2ceil(0) is 1 */
+        r->ring_mask = pow2ceil(dev->msi_log_size) - 1; /* pow2ceil(0): 1 */
         r->ring = g_new(MSIRecordEvent, r->ring_mask + 1);
     }
     return r;
@@ -361,6 +360,7 @@ uint64_t msi_record_next_seq(PCIDevice *dev)
 uint64_t msi_record_overwritten(PCIDevice *dev)
 {
     MSIRecord *r = msi_record(dev);
+    uint32_t size = dev->msi_log_size;
 
-    return r->next_seq > r->size ? r->next_seq - r->size : 0;
+    return r->next_seq > size ? r->next_seq - size : 0;
 }

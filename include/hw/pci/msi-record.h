@@ -55,15 +55,14 @@ typedef struct MSIRecordEvent {
 
 typedef struct MSIRecord {
     /*
-     * The event log: the last @size events (x-msi-log-size), kept in a
-     * ring of ring_mask + 1 >= @size events, a power of two so that the
-     * delivery path finds a slot with a mask (with @size 0, one scratch
-     * slot that no reader looks at).
+     * The event log: the last x-msi-log-size events (the device's
+     * msi_log_size), kept in a ring of ring_mask + 1 >= msi_log_size
+     * events, a power of two so that the delivery path finds a slot with
+     * a mask (with size 0, one scratch slot that no reader looks at).
      */
     MSIRecordEvent *ring;
     uint64_t ring_mask;
     uint64_t next_seq;          /* event n lives in ring[n & ring_mask] */
-    uint32_t size;
 
     MSIVectorCounters *msix;    /* msix_entries_nr of them */
     unsigned msix_nr;
