@@ -210,14 +210,21 @@ static uint32_t reap(Tdev *t, int cqid, uint16_t cid)
     return dw3 >> MSIX_TESTDEV_CQE_STATUS_SHIFT;
 }
 
+/* A command on queue pair @qid, run to completion; its status. */
+static uint32_t run_cmd(Tdev *t, int qid, uint8_t opcode, uint32_t cdw10,
+                        uint32_t cdw11, uint64_t prp1)
+{
+    uint16_t cid = queue_cmd(t, qid, opcode, cdw10, cdw11, prp1);
+
+    ring_sq(t, qid);
+    return reap(t, qid, cid);
+}
+
 /* An admin command, run to completion; its status. */
 static uint32_t admin(Tdev *t, uint8_t opcode, uint32_t cdw10, uint32_t cdw11,
                       uint64_t prp1)
 {
-    uint16_t cid = queue_cmd(t, 0, opcode, cdw10, cdw11, prp1);
-
-    ring_sq(t, 0);
-    return reap(t, 0, cid);
+    return run_cmd(t, 0, opcode, cdw10, cdw11, prp1);
 }
 
 /* I/O queue pair @qid of @entries entries on vector @vector. */
@@ -357,7 +364,6 @@ static void test_masks_and_ien(void)
 {
     Tdev *t = tdev_start(",vectors=9,queues=8");
     uint64_t msg = guest_alloc(&t->qs->alloc, 4);
-    uint16_t cid;
 
     msix_on(t);
     enable_admin(t);
@@ -366,9 +372,8 @@ static void test_masks_and_ien(void)
     create_pair(t, 2, 2, false);
     msix_entry(t, 2, msg, 0x5b, false);
 
-    cid = queue_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
-    ring_sq(t, 1);
-    g_assert_cmphex(reap(t, 1, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(run_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
     g_assert_true(qpci_msix_pending(t->dev, 1));
     g_assert_cmpint(sent(t, 1), ==, 0);
@@ -380,9 +385,8 @@ static void test_masks_and_ien(void)
     qtest_writel(t->qts, msg, 0);
     qpci_config_writew(t->dev, t->msix_cap + PCI_MSIX_FLAGS,
                        PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-    cid = queue_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
-    ring_sq(t, 1);
-    g_assert_cmphex(reap(t, 1, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(run_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
     g_assert_true(qpci_msix_pending(t->dev, 1));
     qpci_config_writew(t->dev, t->msix_cap + PCI_MSIX_FLAGS,
@@ -393,9 +397,8 @@ static void test_masks_and_ien(void)
     /* IEN clear: completions, never a message, never pending. */
     qtest_writel(t->qts, msg, 0);
     for (int i = 0; i < 2 * IO_ENTRIES; i++) {
-        cid = queue_cmd(t, 2, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
-        ring_sq(t, 2);
-        g_assert_cmphex(reap(t, 2, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+        g_assert_cmphex(run_cmd(t, 2, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0), ==,
+                        MSIX_TESTDEV_SC_SUCCESS);
     }
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
     g_assert_false(qpci_msix_pending(t->dev, 2));
@@ -425,10 +428,8 @@ static void test_2048_vectors(void)
     }
     enable_admin(t);
     for (int v = 0; v < 2048; v++) {
-        uint16_t cid = queue_cmd(t, 0, MSIX_TESTDEV_CMD_IRQ_TEST, v, 0, 0);
-
-        ring_sq(t, 0);
-        g_assert_cmphex(reap(t, 0, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+        g_assert_cmphex(admin(t, MSIX_TESTDEV_CMD_IRQ_TEST, v, 0, 0), ==,
+                        MSIX_TESTDEV_SC_SUCCESS);
     }
     for (int v = 0; v < 2048; v++) {
         g_assert_cmphex(qtest_readl(t->qts, msg + 4 * v), ==, v + 1);
@@ -459,9 +460,8 @@ static void test_msi_and_intx(void)
                        qpci_config_readw(t->dev, cap + PCI_MSI_FLAGS) |
                        PCI_MSI_FLAGS_ENABLE);
     enable_admin(t);
-    cid = queue_cmd(t, 0, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
-    ring_sq(t, 0);
-    g_assert_cmphex(reap(t, 0, cid), ==, MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(run_cmd(t, 0, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x77);
 
     /* INTMS holds MSI vector 0; INTMC releases it. */
@@ -510,7 +510,6 @@ static void test_bad_input(void)
 {
     Tdev *t = tdev_start(",vectors=4,queues=2");
     uint64_t unmapped = 0xf00000000ULL;     /* above RAM, no device */
-    uint16_t cid;
 
     /* Before enable */
     wr(t, MSIX_TESTDEV_SQ_TAIL_DB(0), 1);
@@ -565,9 +564,8 @@ static void test_bad_input(void)
     create_pair(t, 1, 1, true);
     g_assert_cmphex(admin(t, MSIX_TESTDEV_ADMIN_DELETE_CQ, 1, 0, 0), ==,
                     MSIX_TESTDEV_SC_INVALID_DELETE);
-    cid = queue_cmd(t, 1, MSIX_TESTDEV_ADMIN_CREATE_CQ, 2, 0, 0);
-    ring_sq(t, 1);
-    g_assert_cmphex(reap(t, 1, cid), ==, MSIX_TESTDEV_SC_INVALID_OPCODE);
+    g_assert_cmphex(run_cmd(t, 1, MSIX_TESTDEV_ADMIN_CREATE_CQ, 2, 0, 0), ==,
+                    MSIX_TESTDEV_SC_INVALID_OPCODE);
     g_assert_cmphex(rd(t, MSIX_TESTDEV_REG_ERR), ==, MSIX_TESTDEV_ERR_NONE);
 
     /* A CQ head moved past what the device posted */
