@@ -29,6 +29,11 @@
  *
  * Register map and command set: hw/misc/msix-testdev-regs.h, shared with
  * the device model; nothing in it is repeated here.
+ *
+ * This is Linux code: it follows the kernel's coding style
+ * (Documentation/process/coding-style.rst: tabs, 100 columns, no braces
+ * around single statements) and its licence, GPL-2.0, not QEMU's;
+ * QEMU's scripts/checkpatch.pl does not apply to it.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

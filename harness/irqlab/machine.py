@@ -81,8 +81,6 @@ def kernel_cmdline(cfg: Config) -> str:
             f"trace_event={TRACE_EVENTS}", "trace_buf_size=4M",
             f"irqlab.scenario={cfg.scenario}", f"irqlab.bdf={BDF}",
             f"irqlab.commands={cfg.commands}"]
-    if cfg.queues is not None:
-        args.append(f"irqlab.queues={cfg.queues}")
     if cfg.iommu:
         args.append("intel_iommu=on")
     return " ".join(args)
