@@ -1,0 +1,408 @@
+/*
+ * QEMU Xen emulation: the hypercall dispatcher
+ *
+ * Accelerator-neutral: the front end (KVM's hypercall exit, the hypercall
+ * test port, later a TCG VMCALL/VMMCALL front end) hands over the
+ * hypercall number and register arguments and says how to reach the
+ * caller's memory (XenHypercallCaller); the structs are those of Xen's
+ * public headers (include/hw/xen/interface/), copied in and, for the
+ * operations with OUT fields, back.  The operations themselves are in
+ * xen_evtchn.c, xen_overlay.c and the accelerator's XenEmuAccelOps.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/xen_backend_ops.h"
+#include "hw/xen/interface/xen.h"
+#include "hw/xen/interface/event_channel.h"
+#include "hw/xen/interface/memory.h"
+#include "hw/xen/interface/physdev.h"
+#include "hw/xen/interface/vcpu.h"
+#include "hw/xen/interface/version.h"
+#include "hw/xen/interface/hvm/hvm_op.h"
+#include "hw/xen/interface/hvm/params.h"
+#include "system/kvm_xen.h"
+#include "trace.h"
+
+#include "xen_accel.h"
+#include "xen_evtchn.h"
+#include "xen_hypercall.h"
+#include "xen_overlay.h"
+#include "xen_xenstore.h"
+
+/*
+ * An operation whose only argument is a pointer to one struct: its size,
+ * whether Xen writes it back, and the function that does it.
+ */
+typedef struct XenStructOp {
+    const char *name;
+    size_t size;
+    bool out;
+    int (*fn)(void *arg);
+} XenStructOp;
+
+#define XEN_STRUCT_OP(cmd, type, func, is_out)                          \
+    [cmd] = { .name = #cmd, .size = sizeof(struct type), .out = is_out, \
+              .fn = func##_thunk }
+
+#define XEN_THUNK(func, type)                                           \
+    static int func##_thunk(void *arg) { return func((struct type *)arg); }
+
+XEN_THUNK(xen_evtchn_bind_interdomain_op, evtchn_bind_interdomain)
+XEN_THUNK(xen_evtchn_bind_virq_op, evtchn_bind_virq)
+XEN_THUNK(xen_evtchn_bind_pirq_op, evtchn_bind_pirq)
+XEN_THUNK(xen_evtchn_close_op, evtchn_close)
+XEN_THUNK(xen_evtchn_send_op, evtchn_send)
+XEN_THUNK(xen_evtchn_status_op, evtchn_status)
+XEN_THUNK(xen_evtchn_alloc_unbound_op, evtchn_alloc_unbound)
+XEN_THUNK(xen_evtchn_bind_ipi_op, evtchn_bind_ipi)
+XEN_THUNK(xen_evtchn_bind_vcpu_op, evtchn_bind_vcpu)
+XEN_THUNK(xen_evtchn_unmask_op, evtchn_unmask)
+XEN_THUNK(xen_evtchn_reset_op, evtchn_reset)
+XEN_THUNK(xen_physdev_unmap_pirq, physdev_unmap_pirq)
+XEN_THUNK(xen_physdev_eoi_pirq, physdev_eoi)
+XEN_THUNK(xen_physdev_query_pirq, physdev_irq_status_query)
+XEN_THUNK(xen_physdev_get_free_pirq, physdev_get_free_pirq)
+
+/* xen/include/public/event_channel.h; the same layout in both ABIs */
+static const XenStructOp evtchn_ops[] = {
+    XEN_STRUCT_OP(EVTCHNOP_bind_interdomain, evtchn_bind_interdomain,
+                  xen_evtchn_bind_interdomain_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_bind_virq, evtchn_bind_virq,
+                  xen_evtchn_bind_virq_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_bind_pirq, evtchn_bind_pirq,
+                  xen_evtchn_bind_pirq_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_close, evtchn_close, xen_evtchn_close_op, false),
+    XEN_STRUCT_OP(EVTCHNOP_send, evtchn_send, xen_evtchn_send_op, false),
+    XEN_STRUCT_OP(EVTCHNOP_status, evtchn_status, xen_evtchn_status_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_alloc_unbound, evtchn_alloc_unbound,
+                  xen_evtchn_alloc_unbound_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_bind_ipi, evtchn_bind_ipi,
+                  xen_evtchn_bind_ipi_op, true),
+    XEN_STRUCT_OP(EVTCHNOP_bind_vcpu, evtchn_bind_vcpu,
+                  xen_evtchn_bind_vcpu_op, false),
+    XEN_STRUCT_OP(EVTCHNOP_unmask, evtchn_unmask, xen_evtchn_unmask_op, false),
+    XEN_STRUCT_OP(EVTCHNOP_reset, evtchn_reset, xen_evtchn_reset_op, false),
+};
+
+/* xen/include/public/physdev.h, but for map_pirq (see below) */
+static const XenStructOp physdev_ops[] = {
+    XEN_STRUCT_OP(PHYSDEVOP_unmap_pirq, physdev_unmap_pirq,
+                  xen_physdev_unmap_pirq, true),
+    XEN_STRUCT_OP(PHYSDEVOP_eoi, physdev_eoi, xen_physdev_eoi_pirq, true),
+    XEN_STRUCT_OP(PHYSDEVOP_irq_status_query, physdev_irq_status_query,
+                  xen_physdev_query_pirq, true),
+    XEN_STRUCT_OP(PHYSDEVOP_get_free_pirq, physdev_get_free_pirq,
+                  xen_physdev_get_free_pirq, true),
+};
+
+/* The 32-bit layout: table_base is not 8-byte aligned there. */
+struct xen_compat_physdev_map_pirq {
+    domid_t domid;
+    uint16_t pad;
+    int type;
+    int index;
+    int pirq;
+    int bus;
+    int devfn;
+    int entry_nr;
+    uint64_t table_base;
+} QEMU_PACKED;
+
+static int do_struct_op(XenHypercallCaller *c, const XenStructOp *op,
+                        uint64_t arg)
+{
+    uint8_t buf[64] QEMU_ALIGNED(8);
+    int err;
+
+    assert(op->size <= sizeof(buf));
+    if (c->copy_from(c, arg, buf, op->size)) {
+        return -EFAULT;
+    }
+    err = op->fn(buf);
+    if (!err && op->out && c->copy_to(c, arg, buf, op->size)) {
+        err = -EFAULT;
+    }
+    return err;
+}
+
+bool xen_hypercall_evtchn_op(XenHypercallCaller *c, int cmd, uint64_t arg,
+                             int64_t *result)
+{
+    switch (cmd) {
+    case EVTCHNOP_init_control:
+    case EVTCHNOP_expand_array:
+    case EVTCHNOP_set_priority:
+        /* The FIFO ABI is not emulated; guests fall back to 2-level. */
+        *result = -ENOSYS;
+        break;
+    default:
+        if (cmd < 0 || cmd >= ARRAY_SIZE(evtchn_ops) || !evtchn_ops[cmd].fn) {
+            return false;
+        }
+        *result = do_struct_op(c, &evtchn_ops[cmd], arg);
+        trace_xen_hypercall_op("event_channel_op", evtchn_ops[cmd].name,
+                               *result);
+        break;
+    }
+    return true;
+}
+
+static int physdev_map_pirq(XenHypercallCaller *c, uint64_t arg)
+{
+    struct physdev_map_pirq map;
+    struct xen_compat_physdev_map_pirq map32;
+    int err;
+
+    qemu_build_assert(sizeof(map32) == 36);
+    qemu_build_assert(offsetof(struct physdev_map_pirq, entry_nr) ==
+                      offsetof(struct xen_compat_physdev_map_pirq, entry_nr));
+    if (c->long_mode) {
+        if (c->copy_from(c, arg, &map, sizeof(map))) {
+            return -EFAULT;
+        }
+    } else {
+        if (c->copy_from(c, arg, &map32, sizeof(map32))) {
+            return -EFAULT;
+        }
+        memcpy(&map, &map32, offsetof(struct physdev_map_pirq, table_base));
+        map.table_base = map32.table_base;
+    }
+    err = xen_physdev_map_pirq(&map);
+    /* Only pirq (and entry_nr) are OUT; both precede table_base. */
+    if (!err && c->copy_to(c, arg, &map,
+                           offsetof(struct physdev_map_pirq, table_base))) {
+        err = -EFAULT;
+    }
+    return err;
+}
+
+bool xen_hypercall_physdev_op(XenHypercallCaller *c, int cmd, uint64_t arg,
+                              int64_t *result)
+{
+    switch (cmd) {
+    case PHYSDEVOP_map_pirq:
+        *result = physdev_map_pirq(c, arg);
+        trace_xen_hypercall_op("physdev_op", "PHYSDEVOP_map_pirq", *result);
+        break;
+    case PHYSDEVOP_pirq_eoi_gmfn_v2: /* FreeBSD 13 makes this hypercall */
+        *result = -ENOSYS;
+        break;
+    default:
+        if (cmd < 0 || cmd >= ARRAY_SIZE(physdev_ops) ||
+            !physdev_ops[cmd].fn) {
+            return false;
+        }
+        *result = do_struct_op(c, &physdev_ops[cmd], arg);
+        trace_xen_hypercall_op("physdev_op", physdev_ops[cmd].name, *result);
+        break;
+    }
+    return true;
+}
+
+/* HVMOP_set_param / HVMOP_get_param (xen/include/public/hvm/params.h) */
+static int hvm_param(XenHypercallCaller *c, bool set, uint64_t arg)
+{
+    struct xen_hvm_param hp;
+    int err = 0;
+
+    qemu_build_assert(sizeof(hp) == 16);
+    if (c->copy_from(c, arg, &hp, sizeof(hp))) {
+        return -EFAULT;
+    }
+    if (hp.domid != DOMID_SELF && hp.domid != xen_domid) {
+        return -ESRCH;
+    }
+    switch (hp.index) {
+    case HVM_PARAM_CALLBACK_IRQ:
+        if (!set) {
+            hp.value = xen_evtchn_get_callback_param();
+        } else {
+            BQL_LOCK_GUARD();
+            err = xen_evtchn_set_callback_param(hp.value);
+            /* As Xen's hvm_latch_shinfo_size(): the ABI width is known. */
+            xen_set_long_mode(c->long_mode);
+        }
+        break;
+    case HVM_PARAM_STORE_EVTCHN:
+        if (set) {
+            return -EPERM;
+        }
+        hp.value = xen_xenstore_get_port();
+        break;
+    default:
+        return -ENOSYS;
+    }
+    if (!err && !set && c->copy_to(c, arg, &hp, sizeof(hp))) {
+        err = -EFAULT;
+    }
+    return err;
+}
+
+/* HVMOP_set_evtchn_upcall_vector (xen/include/public/hvm/hvm_op.h) */
+static int hvm_set_upcall_vector(XenHypercallCaller *c, uint64_t arg)
+{
+    struct xen_hvm_evtchn_upcall_vector up;
+    const XenEmuAccelOps *accel = xen_emu_accel();
+
+    qemu_build_assert(sizeof(up) == 8);
+    if (c->copy_from(c, arg, &up, sizeof(up))) {
+        return -EFAULT;
+    }
+    /* Xen: vectors below 0x10 are reserved (hvm_set_evtchn_upcall_vector) */
+    if (up.vector < 0x10) {
+        return -EINVAL;
+    }
+    if (!accel->set_upcall_vector) {
+        return -ENOSYS;
+    }
+    /* Xen: an unknown vCPU is -ENOENT (domain_vcpu() returns NULL) */
+    return accel->set_upcall_vector(up.vcpu, up.vector);
+}
+
+static int64_t hvm_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    switch (cmd) {
+    case HVMOP_set_param:
+        return hvm_param(c, true, arg);
+    case HVMOP_get_param:
+        return hvm_param(c, false, arg);
+    case HVMOP_set_evtchn_upcall_vector:
+        return hvm_set_upcall_vector(c, arg);
+    default:
+        return -ENOSYS;
+    }
+}
+
+/* XENMEM_add_to_physmap (xen/include/public/memory.h): shared_info only */
+static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    struct xen_add_to_physmap xatp;
+    int err;
+
+    if (cmd != XENMEM_add_to_physmap) {
+        return -ENOSYS;
+    }
+    if (!c->long_mode) {
+        return -ENOSYS;     /* the 32-bit layout is for a later front end */
+    }
+    if (c->copy_from(c, arg, &xatp, sizeof(xatp))) {
+        return -EFAULT;
+    }
+    if (xatp.domid != DOMID_SELF && xatp.domid != xen_domid) {
+        return -ESRCH;
+    }
+    if (xatp.space != XENMAPSPACE_shared_info) {
+        return -ENOSYS;
+    }
+    if (xatp.idx != 0) {
+        return -EINVAL;
+    }
+    BQL_LOCK_GUARD();
+    err = xen_overlay_map_shinfo_page(xatp.gpfn << XEN_PAGE_SHIFT);
+    if (!err) {
+        xen_set_long_mode(c->long_mode);
+    }
+    return err;
+}
+
+/* VCPUOP_register_vcpu_info (xen/include/public/vcpu.h) */
+static int64_t vcpu_op(XenHypercallCaller *c, int cmd, uint32_t vcpu_id,
+                       uint64_t arg)
+{
+    struct vcpu_register_vcpu_info rvi;
+    const XenEmuAccelOps *accel = xen_emu_accel();
+
+    if (cmd != VCPUOP_register_vcpu_info || !accel->register_vcpu_info) {
+        return -ENOSYS;
+    }
+    qemu_build_assert(sizeof(rvi) == 16);
+    if (c->copy_from(c, arg, &rvi, sizeof(rvi))) {
+        return -EFAULT;
+    }
+    /* Xen's vcpu_op(): the struct must not cross its page */
+    if (rvi.offset > XEN_PAGE_SIZE - sizeof(struct vcpu_info)) {
+        return -EINVAL;
+    }
+    BQL_LOCK_GUARD();
+    return accel->register_vcpu_info(vcpu_id,
+                                     (rvi.mfn << XEN_PAGE_SHIFT) + rvi.offset);
+}
+
+/* XENVER_version, XENVER_get_features (xen/include/public/version.h) */
+static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    struct xen_feature_info fi;
+
+    switch (cmd) {
+    case XENVER_version:
+        return xen_emu_accel()->get_xen_version();
+    case XENVER_get_features:
+        qemu_build_assert(sizeof(fi) == 8);
+        if (c->copy_from(c, arg, &fi, sizeof(fi))) {
+            return -EFAULT;
+        }
+        /* What KVM's kvm_xen_hcall_xen_version() reports */
+        fi.submap = 0;
+        if (fi.submap_idx == 0) {
+            fi.submap = 1 << XENFEAT_writable_page_tables |
+                        1 << XENFEAT_writable_descriptor_tables |
+                        1 << XENFEAT_auto_translated_physmap |
+                        1 << XENFEAT_hvm_callback_vector |
+                        1 << XENFEAT_hvm_safe_pvclock |
+                        1 << XENFEAT_hvm_pirqs;
+        }
+        return c->copy_to(c, arg, &fi, sizeof(fi)) ? -EFAULT : 0;
+    default:
+        return -ENOSYS;
+    }
+}
+
+int64_t xen_hypercall(XenHypercallCaller *c, unsigned int op,
+                      const uint64_t args[5])
+{
+    int64_t ret;
+    int cmd = args[0];
+
+    trace_xen_hypercall(c->vcpu_id, op, args[0], args[1], args[2]);
+    switch (op) {
+    case __HYPERVISOR_event_channel_op:
+        if (!xen_hypercall_evtchn_op(c, cmd, args[1], &ret)) {
+            ret = -ENOSYS;
+        }
+        break;
+    case __HYPERVISOR_physdev_op:
+        if (!xen_hypercall_physdev_op(c, cmd, args[1], &ret)) {
+            ret = -ENOSYS;
+        }
+        break;
+    case __HYPERVISOR_hvm_op:
+        ret = hvm_op(c, cmd, args[1]);
+        break;
+    case __HYPERVISOR_memory_op:
+        ret = memory_op(c, cmd, args[1]);
+        break;
+    case __HYPERVISOR_vcpu_op:
+        ret = vcpu_op(c, cmd, args[1], args[2]);
+        break;
+    case __HYPERVISOR_xen_version:
+        ret = xen_version_op(c, cmd, args[1]);
+        break;
+    default:
+        ret = -ENOSYS;
+        break;
+    }
+    if (ret == -ENOSYS) {
+        qemu_log_mask(LOG_UNIMP, "xen: hypercall %u (%d) not emulated\n",
+                      op, cmd);
+    } else if (ret < 0) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen: hypercall %u (%d) failed: %s\n",
+                      op, cmd, strerror(-ret));
+    }
+    trace_xen_hypercall_result(c->vcpu_id, op, ret);
+    return ret;
+}

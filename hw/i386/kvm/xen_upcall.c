@@ -1,0 +1,716 @@
+/*
+ * QEMU Xen emulation: vcpu_info and upcalls for TCG and qtest
+ *
+ * Xen HVM emulation needs an accelerator-side backend (XenEmuAccelOps,
+ * xen_accel.h).  KVM provides one in target/i386/kvm/xen-emu.c; this
+ * file provides it for accelerators that have no Xen support of their
+ * own, TCG and qtest, where QEMU itself finds each vCPU's vcpu_info and
+ * raises the upcall.  `-accel tcg,xen-version=0x4000a` (or qtest)
+ * switches it on.
+ *
+ * The upcall, as Xen raises it (xen/arch/x86/hvm/irq.c,
+ * hvm_assert_evtchn_irq() and hvm_vcpu_has_pending_irq()):
+ *
+ *  - a per-vCPU vector (HVMOP_set_evtchn_upcall_vector) is set in the
+ *    vCPU's local APIC as an edge interrupt when evtchn_upcall_pending
+ *    goes from 0 to 1, and only then;
+ *  - the global callback vector (HVM_PARAM_CALLBACK_IRQ, type vector) is
+ *    injected on every VM entry while evtchn_upcall_pending is set.  Here
+ *    it is sent to the local APIC on the 0->1 edge and sent again every
+ *    XEN_UPCALL_POLL_NS of virtual time while evtchn_upcall_pending stays
+ *    set (deliberate difference: QEMU has no VM entry to hook);
+ *  - the GSI and PCI INTx callback types (vCPU 0 only) assert a level
+ *    line, deasserted once the guest clears evtchn_upcall_pending, which
+ *    is checked at the same period (KVM checks it on every exit).
+ *
+ * Each vCPU also has an output of the named GPIO "upcall" of the
+ * xen-upcall device (/machine/xen-upcall): high from an upcall until the
+ * guest clears that vCPU's evtchn_upcall_pending, so that a qtest can
+ * watch upcalls with irq_intercept_out.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qom/object.h"
+#include "exec/address-spaces.h"
+#include "hw/boards.h"
+#include "hw/irq.h"
+#include "hw/qdev-core.h"
+#include "hw/sysbus.h"
+#include "hw/i386/apic-msidef.h"
+#include "hw/i386/e820_memory_layout.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/interface/xen.h"
+#include "hw/xen/interface/hvm/params.h"
+#include "migration/vmstate.h"
+#include "system/kvm_xen.h"
+#include "system/xen-emu.h"
+#include "target/i386/cpu.h"
+#include "trace.h"
+
+#include "xen_accel.h"
+#include "xen_evtchn.h"
+#include "xen_gnttab.h"
+#include "xen_overlay.h"
+#include "xen_primary_console.h"
+#include "xen_upcall.h"
+#include "xen_xenstore.h"
+
+/*
+ * How often a pending upcall is looked at again: the global callback
+ * vector re-sent, a GSI / PCI INTx callback line deasserted.  1 ms of
+ * virtual time; under qtest, qtest_clock_step() makes it happen.
+ */
+#define XEN_UPCALL_POLL_NS  (1 * SCALE_MS)
+
+typedef struct XenUpcallVCPU {
+    /* VCPUOP_register_vcpu_info's address, or INVALID_GPA (migrated) */
+    uint64_t vcpu_info_gpa;
+    /* HVMOP_set_evtchn_upcall_vector's vector, or 0 (migrated) */
+    uint8_t upcall_vector;
+    /* Upcall raised, evtchn_upcall_pending not yet seen clear (migrated) */
+    bool asserted;
+    /* Upcalls raised: 0->1 edges of evtchn_upcall_pending (migrated) */
+    uint64_t upcalls;
+    /* Vectors sent and lines asserted, re-sends included (migrated) */
+    uint64_t injections;
+
+    /* Where vcpu_info_gpa is mapped, rebuilt from it */
+    MemoryRegion *vcpu_info_mr;
+    void *vcpu_info_hva;
+    /* An upcall raised without the BQL, for the bottom half */
+    bool raise_deferred;
+} XenUpcallVCPU;
+
+struct XenUpcallState {
+    SysBusDevice parent_obj;
+
+    uint32_t nr_vcpus;
+    XenUpcallVCPU *vcpu;
+    /* HVM_PARAM_CALLBACK_IRQ's vector, when its type is vector (migrated) */
+    uint8_t callback_vector;
+    /* Latched ABI width, restored by xen_overlay's post_load */
+    bool long_mode;
+
+    QEMUTimer *poll_timer;
+    QEMUBH *raise_bh;
+    qemu_irq *upcall;
+};
+
+/* The accelerator properties; one accelerator object exists. */
+static struct {
+    uint32_t xen_version;
+    uint16_t evtchn_max_pirq;
+    uint16_t gnttab_max_frames;
+} xen_upcall_config = {
+    /* The KVM accelerator's defaults (kvm_accel_instance_init()) */
+    .evtchn_max_pirq = 256,
+    .gnttab_max_frames = 64,
+};
+
+static XenUpcallState *xen_upcall_singleton;
+
+static XenUpcallVCPU *upcall_vcpu(uint32_t vcpu_id)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    if (!s || vcpu_id >= s->nr_vcpus) {
+        return NULL;
+    }
+    return &s->vcpu[vcpu_id];
+}
+
+/*
+ * vCPU @vcpu_id's vcpu_info: where the guest registered it, else its slot
+ * in shared_info's legacy vcpu_info[] array (vCPUs 0-31, as in Xen).  The
+ * 32-bit compat_vcpu_info has the same 64-byte size.
+ */
+static void *xen_upcall_get_vcpu_info_hva(uint32_t vcpu_id)
+{
+    XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
+    uint8_t *shinfo;
+
+    if (!v) {
+        return NULL;
+    }
+    if (v->vcpu_info_gpa != INVALID_GPA) {
+        return v->vcpu_info_hva;
+    }
+    shinfo = xen_overlay_get_shinfo_ptr();
+    if (!shinfo || vcpu_id >= XEN_LEGACY_MAX_VCPUS) {
+        return NULL;
+    }
+    return shinfo + vcpu_id * sizeof(struct vcpu_info);
+}
+
+static bool upcall_pending(uint32_t vcpu_id)
+{
+    struct vcpu_info *vi = xen_upcall_get_vcpu_info_hva(vcpu_id);
+
+    return vi && qatomic_read(&vi->evtchn_upcall_pending);
+}
+
+/* Send @vector to vCPU @vcpu_id's local APIC: fixed, edge, physical. */
+static void send_apic_vector(uint32_t vcpu_id, uint8_t vector)
+{
+    CPUState *cs = qemu_get_cpu(vcpu_id);
+    uint64_t address;
+
+    if (!cs) {
+        return;
+    }
+    address = APIC_DEFAULT_ADDRESS |
+              (X86_CPU(cs)->apic_id << MSI_ADDR_DEST_ID_SHIFT);
+    address_space_stl_le(&address_space_memory, address,
+                         vector | (1U << MSI_DATA_LEVEL_SHIFT),
+                         MEMTXATTRS_UNSPECIFIED, NULL);
+}
+
+static void arm_poll(XenUpcallState *s)
+{
+    if (!timer_pending(s->poll_timer)) {
+        timer_mod(s->poll_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + XEN_UPCALL_POLL_NS);
+    }
+}
+
+static int callback_type(void)
+{
+    return xen_evtchn_get_callback_type();
+}
+
+/* With the BQL: deliver the upcall of vCPU @vcpu_id now. */
+static void do_raise_upcall(XenUpcallState *s, uint32_t vcpu_id, int type)
+{
+    XenUpcallVCPU *v = &s->vcpu[vcpu_id];
+    const char *how;
+
+    v->upcalls++;
+    if (v->upcall_vector) {
+        how = "vcpu-vector";
+        send_apic_vector(vcpu_id, v->upcall_vector);
+        v->injections++;
+    } else if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
+        how = "callback-vector";
+        if (s->callback_vector) {
+            send_apic_vector(vcpu_id, s->callback_vector);
+            v->injections++;
+        }
+    } else if ((type == HVM_PARAM_CALLBACK_TYPE_GSI ||
+                type == HVM_PARAM_CALLBACK_TYPE_PCI_INTX) && vcpu_id == 0) {
+        how = "callback-line";
+        v->injections++;
+        /* Calls back into xen_upcall_set_callback_asserted() */
+        xen_evtchn_set_callback_level(1);
+    } else {
+        how = "none";
+    }
+    trace_xen_upcall_raise(vcpu_id, how,
+                           v->upcall_vector ?: s->callback_vector);
+
+    v->asserted = true;
+    qemu_set_irq(s->upcall[vcpu_id], 1);
+    arm_poll(s);
+}
+
+static void xen_upcall_raise_bh(void *opaque)
+{
+    XenUpcallState *s = opaque;
+    uint32_t i;
+
+    for (i = 0; i < s->nr_vcpus; i++) {
+        if (qatomic_xchg(&s->vcpu[i].raise_deferred, false)) {
+            do_raise_upcall(s, i, callback_type());
+        }
+    }
+}
+
+/*
+ * XenEmuAccelOps.raise_upcall: evtchn_upcall_pending of vCPU @vcpu_id
+ * has just gone from 0 to 1.  Called with the port lock held, and with
+ * the BQL from every caller today (hypercall test port, monitor, MSI
+ * delivery, PV backends); without it the upcall waits for a bottom half.
+ */
+static void xen_upcall_raise_upcall(uint32_t vcpu_id, int type)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    if (!s || vcpu_id >= s->nr_vcpus) {
+        return;
+    }
+    if (bql_locked()) {
+        do_raise_upcall(s, vcpu_id, type);
+    } else {
+        qatomic_set(&s->vcpu[vcpu_id].raise_deferred, true);
+        qemu_bh_schedule(s->raise_bh);
+    }
+}
+
+/* The upcalls still asserted: re-send, or deassert once seen clear. */
+static void xen_upcall_poll(void *opaque)
+{
+    XenUpcallState *s = opaque;
+    bool again = false;
+    uint32_t i;
+
+    for (i = 0; i < s->nr_vcpus; i++) {
+        XenUpcallVCPU *v = &s->vcpu[i];
+
+        if (!v->asserted) {
+            continue;
+        }
+        if (!upcall_pending(i)) {
+            v->asserted = false;
+            qemu_set_irq(s->upcall[i], 0);
+            if (i == 0) {
+                xen_evtchn_set_callback_level(0);
+            }
+            trace_xen_upcall_deassert(i);
+            continue;
+        }
+        if (!v->upcall_vector && s->callback_vector &&
+            callback_type() == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
+            send_apic_vector(i, s->callback_vector);
+            v->injections++;
+            trace_xen_upcall_resend(i, s->callback_vector);
+        }
+        again = true;
+    }
+    if (again) {
+        arm_poll(s);
+    }
+}
+
+/* The GSI / PCI INTx callback line was asserted for vCPU 0. */
+static void xen_upcall_set_callback_asserted(void)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    if (s && s->nr_vcpus) {
+        s->vcpu[0].asserted = true;
+        qemu_set_irq(s->upcall[0], 1);
+        arm_poll(s);
+    }
+}
+
+static bool xen_upcall_has_vcpu_callback_vector(void)
+{
+    XenUpcallVCPU *v = upcall_vcpu(0);
+
+    return v && v->upcall_vector;
+}
+
+static int xen_upcall_set_callback_vector(uint8_t vector)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    if (s) {
+        s->callback_vector = vector;
+    }
+    return 0;
+}
+
+static void unmap_vcpu_info(XenUpcallVCPU *v)
+{
+    if (v->vcpu_info_mr) {
+        memory_region_unref(v->vcpu_info_mr);
+    }
+    v->vcpu_info_mr = NULL;
+    v->vcpu_info_hva = NULL;
+}
+
+/* Map @v's registered vcpu_info; -EINVAL if it is not all in RAM. */
+static int map_vcpu_info(XenUpcallVCPU *v)
+{
+    MemoryRegionSection mrs;
+
+    unmap_vcpu_info(v);
+    if (v->vcpu_info_gpa == INVALID_GPA) {
+        return 0;
+    }
+    mrs = memory_region_find(get_system_memory(), v->vcpu_info_gpa,
+                             sizeof(struct vcpu_info));
+    if (!mrs.mr) {
+        return -EINVAL;
+    }
+    if (!mrs.mr->ram_block || mrs.mr->readonly ||
+        int128_lt(mrs.size, int128_make64(sizeof(struct vcpu_info)))) {
+        memory_region_unref(mrs.mr);
+        return -EINVAL;
+    }
+    v->vcpu_info_mr = mrs.mr;
+    v->vcpu_info_hva = qemu_map_ram_ptr(mrs.mr->ram_block,
+                                        mrs.offset_within_region);
+    return 0;
+}
+
+/*
+ * VCPUOP_register_vcpu_info (xen/include/public/vcpu.h): vCPU @vcpu_id's
+ * vcpu_info moves to guest-physical @gpa.  The dispatcher has checked
+ * what Xen checks (the struct stays within one page); -EINVAL if @gpa is
+ * not RAM, as Xen's map_guest_area() fails.
+ */
+static int xen_upcall_register_vcpu_info(uint32_t vcpu_id, uint64_t gpa)
+{
+    XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
+    uint64_t old;
+    int ret;
+
+    if (!v) {
+        return -ENOENT;
+    }
+    old = v->vcpu_info_gpa;
+    v->vcpu_info_gpa = gpa;
+    ret = map_vcpu_info(v);
+    if (ret) {
+        v->vcpu_info_gpa = old;
+        map_vcpu_info(v);
+        return ret;
+    }
+    trace_xen_upcall_vcpu_info(vcpu_id, gpa);
+    return 0;
+}
+
+/* HVMOP_set_evtchn_upcall_vector (xen/include/public/hvm/hvm_op.h) */
+static int xen_upcall_set_upcall_vector(uint32_t vcpu_id, uint8_t vector)
+{
+    XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
+
+    if (!v) {
+        return -ENOENT;
+    }
+    v->upcall_vector = vector;
+    trace_xen_upcall_vector(vcpu_id, vector);
+    return 0;
+}
+
+static int xen_upcall_set_shared_info(uint64_t gfn)
+{
+    /* xen_overlay.c maps the page; nothing else reads it behind QEMU. */
+    return 0;
+}
+
+static int xen_upcall_get_long_mode(bool *long_mode)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    *long_mode = s && s->long_mode;
+    return 0;
+}
+
+static int xen_upcall_set_long_mode(bool long_mode)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+
+    if (s) {
+        s->long_mode = long_mode;
+    }
+    return 0;
+}
+
+static bool xen_upcall_has_evtchn_send(void)
+{
+    return false;
+}
+
+static int xen_upcall_set_vcpu_virq(uint32_t vcpu_id, uint16_t virq,
+                                    uint16_t port)
+{
+    /* VIRQ_TIMER is not raised by this backend (no Xen timers yet). */
+    return 0;
+}
+
+static void xen_upcall_update_msi_routes(void)
+{
+    /* Every message goes through xen_evtchn_deliver_pirq_msi(). */
+}
+
+static uint16_t xen_upcall_get_evtchn_max_pirq(void)
+{
+    return xen_upcall_config.evtchn_max_pirq;
+}
+
+static uint16_t xen_upcall_get_gnttab_max_frames(void)
+{
+    return xen_upcall_config.gnttab_max_frames;
+}
+
+static uint32_t xen_upcall_get_xen_version(void)
+{
+    return xen_upcall_config.xen_version;
+}
+
+static void reset_vcpus(XenUpcallState *s)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->nr_vcpus; i++) {
+        XenUpcallVCPU *v = &s->vcpu[i];
+
+        unmap_vcpu_info(v);
+        v->vcpu_info_gpa = INVALID_GPA;
+        v->upcall_vector = 0;
+        v->asserted = false;
+        v->raise_deferred = false;
+        qemu_set_irq(s->upcall[i], 0);
+    }
+    s->callback_vector = 0;
+    timer_del(s->poll_timer);
+}
+
+/* As kvm_xen_soft_reset(), without the KVM state. */
+static int xen_upcall_soft_reset(void)
+{
+    XenUpcallState *s = xen_upcall_singleton;
+    int err;
+
+    assert(bql_locked());
+    trace_xen_upcall_soft_reset();
+
+    err = xen_evtchn_soft_reset();
+    if (!err) {
+        err = xen_evtchn_set_callback_param(0);
+    }
+    if (err) {
+        return err;
+    }
+    if (s) {
+        reset_vcpus(s);
+    }
+    return xen_overlay_map_shinfo_page(INVALID_GFN) ?:
+           xen_gnttab_reset() ?:
+           xen_primary_console_reset() ?:
+           xen_xenstore_reset();
+}
+
+static void xen_upcall_create_devices(void)
+{
+    DeviceState *dev = qdev_new(TYPE_XEN_UPCALL);
+
+    object_property_add_child(qdev_get_machine(), "xen-upcall", OBJECT(dev));
+    sysbus_realize_and_unref(SYS_BUS_DEVICE(dev), &error_fatal);
+}
+
+static const XenEmuAccelOps xen_upcall_accel_ops = {
+    .name = "tcg/qtest",
+    .set_shared_info = xen_upcall_set_shared_info,
+    .get_long_mode = xen_upcall_get_long_mode,
+    .set_long_mode = xen_upcall_set_long_mode,
+    .get_vcpu_info_hva = xen_upcall_get_vcpu_info_hva,
+    .has_vcpu_callback_vector = xen_upcall_has_vcpu_callback_vector,
+    .raise_upcall = xen_upcall_raise_upcall,
+    .set_callback_asserted = xen_upcall_set_callback_asserted,
+    .set_callback_vector = xen_upcall_set_callback_vector,
+    .has_evtchn_send = xen_upcall_has_evtchn_send,
+    .set_vcpu_virq = xen_upcall_set_vcpu_virq,
+    .update_msi_routes = xen_upcall_update_msi_routes,
+    .get_evtchn_max_pirq = xen_upcall_get_evtchn_max_pirq,
+    .get_gnttab_max_frames = xen_upcall_get_gnttab_max_frames,
+    .get_xen_version = xen_upcall_get_xen_version,
+    .register_vcpu_info = xen_upcall_register_vcpu_info,
+    .set_upcall_vector = xen_upcall_set_upcall_vector,
+    .soft_reset = xen_upcall_soft_reset,
+    .create_devices = xen_upcall_create_devices,
+};
+
+void xen_upcall_get_vcpu_stats(uint32_t vcpu_id, XenUpcallVCPUStats *st)
+{
+    XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
+
+    memset(st, 0, sizeof(*st));
+    if (v) {
+        st->valid = true;
+        st->upcall_vector = v->upcall_vector;
+        st->asserted = v->asserted;
+        st->upcalls = v->upcalls;
+        st->injections = v->injections;
+        st->vcpu_info_gpa = v->vcpu_info_gpa;
+    }
+}
+
+/* The device */
+
+static void xen_upcall_realize(DeviceState *dev, Error **errp)
+{
+    XenUpcallState *s = XEN_UPCALL(dev);
+    uint32_t i;
+
+    if (xen_mode != XEN_EMULATE || xen_upcall_singleton) {
+        error_setg(errp, "xen-upcall is created by the machine in Xen "
+                   "emulation under TCG or qtest");
+        return;
+    }
+    s->nr_vcpus = MACHINE(qdev_get_machine())->smp.max_cpus;
+    s->vcpu = g_new0(XenUpcallVCPU, s->nr_vcpus);
+    for (i = 0; i < s->nr_vcpus; i++) {
+        s->vcpu[i].vcpu_info_gpa = INVALID_GPA;
+    }
+    s->upcall = g_new0(qemu_irq, s->nr_vcpus);
+    qdev_init_gpio_out_named(dev, s->upcall, "upcall", s->nr_vcpus);
+    s->poll_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, xen_upcall_poll, s);
+    s->raise_bh = qemu_bh_new(xen_upcall_raise_bh, s);
+    xen_upcall_singleton = s;
+}
+
+static void xen_upcall_reset_hold(Object *obj, ResetType type)
+{
+    XenUpcallState *s = XEN_UPCALL(obj);
+    uint32_t i;
+
+    reset_vcpus(s);
+    for (i = 0; i < s->nr_vcpus; i++) {
+        s->vcpu[i].upcalls = 0;
+        s->vcpu[i].injections = 0;
+    }
+}
+
+static int xen_upcall_post_load(void *opaque, int version_id)
+{
+    XenUpcallState *s = opaque;
+    uint32_t i;
+
+    for (i = 0; i < s->nr_vcpus; i++) {
+        XenUpcallVCPU *v = &s->vcpu[i];
+
+        if (map_vcpu_info(v)) {
+            v->vcpu_info_gpa = INVALID_GPA;
+        }
+        qemu_set_irq(s->upcall[i], v->asserted);
+    }
+    return 0;
+}
+
+static const VMStateDescription xen_upcall_vcpu_vmstate = {
+    .name = "xen-upcall/vcpu",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(vcpu_info_gpa, XenUpcallVCPU),
+        VMSTATE_UINT8(upcall_vector, XenUpcallVCPU),
+        VMSTATE_BOOL(asserted, XenUpcallVCPU),
+        VMSTATE_UINT64(upcalls, XenUpcallVCPU),
+        VMSTATE_UINT64(injections, XenUpcallVCPU),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription xen_upcall_vmstate = {
+    .name = "xen-upcall",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = xen_upcall_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(nr_vcpus, XenUpcallState, NULL),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(vcpu, XenUpcallState, nr_vcpus,
+                                             xen_upcall_vcpu_vmstate,
+                                             XenUpcallVCPU),
+        VMSTATE_UINT8(callback_vector, XenUpcallState),
+        VMSTATE_TIMER_PTR(poll_timer, XenUpcallState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static void xen_upcall_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    dc->realize = xen_upcall_realize;
+    dc->vmsd = &xen_upcall_vmstate;
+    dc->user_creatable = false;
+    dc->desc = "Xen emulation: vcpu_info and upcalls under TCG and qtest";
+    rc->phases.hold = xen_upcall_reset_hold;
+}
+
+static const TypeInfo xen_upcall_info = {
+    .name = TYPE_XEN_UPCALL,
+    .parent = TYPE_SYS_BUS_DEVICE,
+    .instance_size = sizeof(XenUpcallState),
+    .class_init = xen_upcall_class_init,
+};
+
+static void xen_upcall_register_types(void)
+{
+    type_register_static(&xen_upcall_info);
+}
+
+type_init(xen_upcall_register_types)
+
+/* The accelerator properties */
+
+static void get_xen_version(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    visit_type_uint32(v, name, &xen_upcall_config.xen_version, errp);
+}
+
+/*
+ * Setting a non-zero xen-version switches Xen emulation on, as for KVM
+ * (kvm_arch_set_xen_version()); this backend is then the accelerator's.
+ */
+static void set_xen_version(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (!value) {
+        error_setg(errp, "xen-version must be a Xen version in "
+                   "XENVER_version form, e.g. 0x4000a for 4.10");
+        return;
+    }
+    if (xen_mode == XEN_ATTACH) {
+        error_setg(errp, "xen-version: QEMU is already running under Xen");
+        return;
+    }
+    xen_upcall_config.xen_version = value;
+    if (xen_mode == XEN_DISABLED) {
+        xen_mode = XEN_EMULATE;
+        xen_emu_accel_register(&xen_upcall_accel_ops);
+        /* As kvm_xen_init(): firmware keeps the special pages reserved. */
+        e820_add_entry(XEN_SPECIAL_AREA_ADDR, XEN_SPECIAL_AREA_SIZE,
+                       E820_RESERVED);
+    }
+}
+
+static void get_u16(Object *obj, Visitor *v, const char *name,
+                    void *opaque, Error **errp)
+{
+    visit_type_uint16(v, name, opaque, errp);
+}
+
+static void set_u16(Object *obj, Visitor *v, const char *name,
+                    void *opaque, Error **errp)
+{
+    visit_type_uint16(v, name, opaque, errp);
+}
+
+void xen_emu_accel_class_init(ObjectClass *oc)
+{
+    object_class_property_add(oc, "xen-version", "uint32",
+                              get_xen_version, set_xen_version, NULL, NULL);
+    object_class_property_set_description(oc, "xen-version",
+                                          "Xen version to be emulated "
+                                          "(in XENVER_version form "
+                                          "e.g. 0x4000a for 4.10)");
+    object_class_property_add(oc, "xen-evtchn-max-pirq", "uint16",
+                              get_u16, set_u16, NULL,
+                              &xen_upcall_config.evtchn_max_pirq);
+    object_class_property_set_description(oc, "xen-evtchn-max-pirq",
+                                          "Maximum number of Xen PIRQs");
+    object_class_property_add(oc, "xen-gnttab-max-frames", "uint16",
+                              get_u16, set_u16, NULL,
+                              &xen_upcall_config.gnttab_max_frames);
+    object_class_property_set_description(oc, "xen-gnttab-max-frames",
+                                          "Maximum number of grant table "
+                                          "frames");
+}
