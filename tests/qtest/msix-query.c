@@ -133,3 +133,25 @@ int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
     g_assert_cmpint(i, ==, n);
     return since + n;
 }
+
+char *lapic_irr(QTestState *qts, int cpu)
+{
+    g_autofree char *out = qtest_hmp(qts, "info lapic %d", cpu);
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+
+    for (int i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], "IRR")) {
+            return g_strdup(lines[i]);
+        }
+    }
+    g_assert_not_reached();     /* `info lapic` always prints its IRR */
+}
+
+bool lapic_irr_has(QTestState *qts, int cpu, unsigned vector)
+{
+    g_autofree char *irr = lapic_irr(qts, cpu);
+    g_autofree char *line = g_strconcat(irr, " ", NULL);
+    g_autofree char *want = g_strdup_printf(" %u ", vector);
+
+    return strstr(line, want) != NULL;
+}

@@ -1,5 +1,6 @@
 /*
- * qtest helpers for x-query-msix and x-query-msix-log
+ * qtest helpers for x-query-msix and x-query-msix-log, and the local
+ * APIC's IRR
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -55,5 +56,12 @@ int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
 /* The same for capability @cap ("msix" or "msi") */
 int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
                        int64_t since, const MsixEvent *want, int n);
+
+/*
+ * Where a message ended up: the IRR line of `info lapic @cpu` (newly
+ * allocated), and whether it lists @vector.
+ */
+char *lapic_irr(QTestState *qts, int cpu);
+bool lapic_irr_has(QTestState *qts, int cpu, unsigned vector);
 
 #endif

@@ -1,0 +1,793 @@
+/*
+ * Xen event channels, upcalls and pirqs under qtest, step by step
+ *
+ * QEMU's Xen HVM emulation runs here with `-accel qtest,xen-version=...`;
+ * hypercalls go through the hypercall test port
+ * (docs/specs/xen-hypercall-port.rst) with the structs of Xen's public
+ * headers in guest RAM.  Each test checks what a Xen guest would see
+ * (shared_info's 2-level bitmaps, vcpu_info, the local APIC's IRR) and
+ * what the monitor reports (xen-event-list, x-query-xen-irqs).  The
+ * semantics are Xen's: xen/common/event_channel.c, event_2l.c,
+ * xen/arch/x86/hvm/irq.c; docs/xen-model.rst lists the differences.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bitops.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/libqos-pc.h"
+#include "libqos/libqos-malloc.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "standard-headers/linux/pci_regs.h"
+#include "hw/i386/xen-hypercall-port-regs.h"
+#include "hw/misc/msix-testdev-regs.h"
+/* The interface version QEMU's include/hw/xen/xen.h selects */
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
+#include "hw/xen/interface/xen.h"
+#include "hw/xen/interface/event_channel.h"
+#include "hw/xen/interface/memory.h"
+#include "hw/xen/interface/physdev.h"
+#include "hw/xen/interface/vcpu.h"
+#include "hw/xen/interface/version.h"
+#include "hw/xen/interface/hvm/hvm_op.h"
+#include "hw/xen/interface/hvm/params.h"
+#include "msix-query.h"
+
+#define XEN_VERSION         0x4000a
+#define IOBASE              XEN_HCALL_PORT_DEFAULT_IOBASE
+#define DOMID               1       /* xen_domid's default in emulation */
+#define CALLBACK_VECTOR     0xf3
+#define TDEV_DEVFN          QPCI_DEVFN(4, 0)
+#define TDEV_ID             "dut"
+#define EVTCHN_2L_LIMIT     4096    /* EVTCHN_2L_NR_CHANNELS, 64-bit */
+#define POLL_NS             1000000 /* xen_upcall.c's XEN_UPCALL_POLL_NS */
+#define HVM_CALLBACK(type, val) (((uint64_t)(type) << 56) | (val))
+
+typedef struct Xen {
+    QOSState *qs;
+    QTestState *qts;
+    QPCIDevice *dev;        /* msix-testdev, when asked for */
+    QPCIBar bar;
+    uint64_t arg;           /* a page for hypercall structs */
+    uint64_t shinfo;        /* where shared_info is mapped */
+} Xen;
+
+/* --------------------------------------------------------- hypercalls */
+
+static int64_t hcall_on(Xen *x, uint32_t vcpu, uint32_t op, uint64_t a0,
+                        uint64_t a1, uint64_t a2)
+{
+    uint64_t args[XEN_HCALL_PORT_NR_ARGS] = { a0, a1, a2 };
+    uint64_t lo, hi;
+
+    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_VCPU, vcpu);
+    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_OP, op);
+    for (int i = 0; i < XEN_HCALL_PORT_NR_ARGS; i++) {
+        qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_ARG_LO(i), args[i]);
+        qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_ARG_HI(i), args[i] >> 32);
+    }
+    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_DOORBELL, 1);
+    lo = qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_RESULT_LO);
+    hi = qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_RESULT_HI);
+    return (int64_t)(hi << 32 | lo);
+}
+
+/* Hypercall @op, sub-operation @cmd, on the struct *@buf in guest RAM. */
+static int64_t hcall_struct(Xen *x, uint32_t op, int cmd, void *buf,
+                            size_t len)
+{
+    int64_t ret;
+
+    qtest_memwrite(x->qts, x->arg, buf, len);
+    ret = hcall_on(x, 0, op, cmd, x->arg, 0);
+    qtest_memread(x->qts, x->arg, buf, len);
+    return ret;
+}
+
+#define EVTCHN(x, cmd, s) \
+    hcall_struct(x, __HYPERVISOR_event_channel_op, cmd, &(s), sizeof(s))
+#define PHYSDEV(x, cmd, s) \
+    hcall_struct(x, __HYPERVISOR_physdev_op, cmd, &(s), sizeof(s))
+#define HVMOP(x, cmd, s) \
+    hcall_struct(x, __HYPERVISOR_hvm_op, cmd, &(s), sizeof(s))
+
+static int64_t set_param(Xen *x, uint32_t index, uint64_t value)
+{
+    struct xen_hvm_param hp = { .domid = DOMID_SELF, .index = index,
+                                .value = value };
+
+    return HVMOP(x, HVMOP_set_param, hp);
+}
+
+static uint32_t alloc_unbound(Xen *x)
+{
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF,
+                                      .remote_dom = DOMID_SELF };
+
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_alloc_unbound, a), ==, 0);
+    return a.port;
+}
+
+static int64_t close_port(Xen *x, uint32_t port)
+{
+    struct evtchn_close c = { .port = port };
+
+    return EVTCHN(x, EVTCHNOP_close, c);
+}
+
+static int64_t send_port(Xen *x, uint32_t port)
+{
+    struct evtchn_send s = { .port = port };
+
+    return EVTCHN(x, EVTCHNOP_send, s);
+}
+
+static struct evtchn_status port_status(Xen *x, uint32_t port, int64_t *ret)
+{
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
+    int64_t r = EVTCHN(x, EVTCHNOP_status, st);
+
+    if (ret) {
+        *ret = r;
+    } else {
+        g_assert_cmpint(r, ==, 0);
+    }
+    return st;
+}
+
+static uint32_t bind_ipi(Xen *x, uint32_t vcpu)
+{
+    struct evtchn_bind_ipi b = { .vcpu = vcpu };
+
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_ipi, b), ==, 0);
+    return b.port;
+}
+
+/* --------------------------------------------- guest memory and state */
+
+static bool shinfo_bit(Xen *x, size_t field, uint32_t port)
+{
+    uint64_t word = qtest_readq(x->qts, x->shinfo + field + port / 64 * 8);
+
+    return word & (1ULL << (port % 64));
+}
+
+static bool pending(Xen *x, uint32_t port)
+{
+    return shinfo_bit(x, offsetof(struct shared_info, evtchn_pending), port);
+}
+
+static bool masked(Xen *x, uint32_t port)
+{
+    return shinfo_bit(x, offsetof(struct shared_info, evtchn_mask), port);
+}
+
+/* What a guest does to mask or unmask a port: write the bit itself. */
+static void set_mask(Xen *x, uint32_t port, bool on)
+{
+    uint64_t a = x->shinfo + offsetof(struct shared_info, evtchn_mask) +
+                 port / 64 * 8;
+    uint64_t w = qtest_readq(x->qts, a);
+
+    qtest_writeq(x->qts, a, on ? w | 1ULL << (port % 64)
+                               : w & ~(1ULL << (port % 64)));
+}
+
+/* vCPU @vcpu's vcpu_info in shared_info's legacy array */
+static uint64_t vcpu_info_of(Xen *x, uint32_t vcpu)
+{
+    return x->shinfo + vcpu * sizeof(struct vcpu_info);
+}
+
+static uint8_t upcall_pending(Xen *x, uint64_t vi)
+{
+    return qtest_readb(x->qts,
+                       vi + offsetof(struct vcpu_info, evtchn_upcall_pending));
+}
+
+static uint64_t pending_sel(Xen *x, uint64_t vi)
+{
+    return qtest_readq(x->qts,
+                       vi + offsetof(struct vcpu_info, evtchn_pending_sel));
+}
+
+/* What Linux's xen_evtchn_do_upcall() does: clear and scan. */
+static void guest_ack(Xen *x, uint64_t vi, uint32_t port)
+{
+    uint64_t a = x->shinfo + offsetof(struct shared_info, evtchn_pending) +
+                 port / 64 * 8;
+
+    qtest_writeb(x->qts,
+                 vi + offsetof(struct vcpu_info, evtchn_upcall_pending), 0);
+    qtest_writeq(x->qts, vi + offsetof(struct vcpu_info, evtchn_pending_sel),
+                 0);
+    qtest_writeq(x->qts, a, qtest_readq(x->qts, a) & ~(1ULL << (port % 64)));
+}
+
+/* x-query-xen-irqs */
+static QDict *xen_irqs(Xen *x)
+{
+    return qtest_qmp_assert_success_ref(x->qts,
+                                        "{'execute': 'x-query-xen-irqs'}");
+}
+
+/* A counter of vCPU @vcpu's upcall state in x-query-xen-irqs. */
+static int64_t vcpu_stat(Xen *x, uint32_t vcpu, const char *key)
+{
+    g_autoptr(QDict) info = xen_irqs(x);
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "vcpus"), e) {
+        QDict *v = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(v, "vcpu") == vcpu) {
+            if (qobject_type(qdict_get(v, key)) == QTYPE_QBOOL) {
+                return qdict_get_bool(v, key);
+            }
+            return qdict_get_int(v, key);
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* @pirq's element of x-query-xen-irqs's "pirqs" (new reference), or NULL */
+static QDict *pirq_info(Xen *x, uint32_t pirq)
+{
+    g_autoptr(QDict) info = xen_irqs(x);
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "pirqs"), e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(p, "pirq") == pirq) {
+            qobject_ref(p);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* xen-event-list's element for @port (new reference), or NULL */
+static QDict *event_info(Xen *x, uint32_t port)
+{
+    g_autoptr(QDict) resp = qtest_qmp(x->qts,
+                                      "{'execute': 'xen-event-list'}");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(resp, "return"), e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(p, "port") == port) {
+            qobject_ref(p);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+/* boot() without its IOAPIC interception: we watch "upcall". */
+static QOSState * G_GNUC_PRINTF(1, 2) boot(const char *fmt, ...)
+{
+    QOSState *qs;
+    va_list ap;
+
+    va_start(ap, fmt);
+    qs = qtest_pc_vboot(fmt, ap);
+    va_end(ap);
+    return qs;
+}
+
+static Xen *xen_start(const char *extra)
+{
+    Xen *x = g_new0(Xen, 1);
+
+    x->qs = boot("-machine q35 -nodefaults -smp 2 "
+                          "-accel qtest,xen-version=%d "
+                          "-device xen-hypercall-port %s",
+                          XEN_VERSION, extra ?: "");
+    x->qts = x->qs->qts;
+    g_assert_cmphex(qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_ID), ==,
+                    XEN_HCALL_PORT_ID_VALUE);
+    x->arg = guest_alloc(&x->qs->alloc, 4096);
+    x->shinfo = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
+    return x;
+}
+
+/* shared_info placed, the global callback vector set: a guest's bring-up */
+static Xen *xen_domain(const char *extra)
+{
+    Xen *x = xen_start(extra);
+    struct xen_add_to_physmap xatp = {
+        .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info, .idx = 0,
+        .gpfn = x->shinfo >> 12,
+    };
+
+    g_assert_cmpint(hcall_struct(x, __HYPERVISOR_memory_op,
+                                 XENMEM_add_to_physmap, &xatp, sizeof(xatp)),
+                    ==, 0);
+    g_assert_cmpint(set_param(x, HVM_PARAM_CALLBACK_IRQ,
+                              HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_VECTOR,
+                                           CALLBACK_VECTOR)), ==, 0);
+    return x;
+}
+
+static void xen_stop(Xen *x)
+{
+    g_free(x->dev);
+    qtest_shutdown(x->qs);
+    g_free(x);
+}
+
+/* ------------------------------------------------------------- tests */
+
+/*
+ * The test port answers; xen_version reports the configured version and
+ * the HVM features; what the model does not have returns -ENOSYS; bad
+ * vCPU and struct addresses return errors.
+ */
+static void test_port_and_version(void)
+{
+    Xen *x = xen_start(NULL);
+    struct xen_feature_info fi = { .submap_idx = 0 };
+
+    g_assert_cmphex(hcall_on(x, 0, __HYPERVISOR_xen_version, XENVER_version,
+                             0, 0), ==, XEN_VERSION);
+    g_assert_cmpint(hcall_struct(x, __HYPERVISOR_xen_version,
+                                 XENVER_get_features, &fi, sizeof(fi)), ==, 0);
+    g_assert_true(fi.submap & (1U << XENFEAT_hvm_callback_vector));
+    g_assert_true(fi.submap & (1U << XENFEAT_hvm_pirqs));
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_set_trap_table, 0, 0, 0),
+                    ==, -ENOSYS);
+    /* FIFO event channels are not emulated: guests fall back to 2-level */
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_event_channel_op,
+                             EVTCHNOP_init_control, x->arg, 0), ==, -ENOSYS);
+    /* A vCPU that does not exist */
+    g_assert_cmpint(hcall_on(x, 7, __HYPERVISOR_xen_version, XENVER_version,
+                             0, 0), ==, -EINVAL);
+    /* A struct beyond guest RAM */
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_event_channel_op,
+                             EVTCHNOP_status, 0xfffffffff000ULL, 0),
+                    ==, -EFAULT);
+    xen_stop(x);
+}
+
+/*
+ * Port states (EVTCHNSTAT_*), lowest-free allocation, status of each,
+ * close, bind_vcpu, and the errors Xen returns for bad input.
+ */
+static void test_port_states(void)
+{
+    Xen *x = xen_domain(NULL);
+    struct evtchn_status st;
+    struct evtchn_bind_interdomain bi;
+    struct evtchn_bind_virq bv;
+    struct evtchn_bind_vcpu bc;
+    uint32_t a, ipi, virq, local;
+    int64_t ret;
+
+    /* Port 0 is reserved: never allocated, never a valid argument */
+    port_status(x, 0, &ret);
+    g_assert_cmpint(ret, ==, -EINVAL);
+
+    /* Lowest free: every port below the first allocation is in use */
+    a = alloc_unbound(x);
+    g_assert_cmpuint(a, >, 0);
+    for (uint32_t p = 1; p < a; p++) {
+        g_autoptr(QDict) e = event_info(x, p);
+        g_assert_nonnull(e);
+    }
+    g_assert_cmpuint(alloc_unbound(x), ==, a + 1);
+    g_assert_cmpuint(alloc_unbound(x), ==, a + 2);
+    g_assert_cmpint(close_port(x, a + 1), ==, 0);
+    g_assert_cmpuint(alloc_unbound(x), ==, a + 1);
+
+    /* unbound, remote domain = ourselves */
+    st = port_status(x, a, NULL);
+    g_assert_cmpuint(st.status, ==, EVTCHNSTAT_unbound);
+    g_assert_cmpuint(st.u.unbound.dom, ==, DOMID);
+
+    /* interdomain to ourselves: both ends point at each other */
+    bi = (struct evtchn_bind_interdomain) { .remote_dom = DOMID_SELF,
+                                            .remote_port = a };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
+    local = bi.local_port;
+    g_assert_cmpuint(local, ==, a + 3);
+    st = port_status(x, a, NULL);
+    g_assert_cmpuint(st.status, ==, EVTCHNSTAT_interdomain);
+    g_assert_cmpuint(st.u.interdomain.port, ==, local);
+    st = port_status(x, local, NULL);
+    g_assert_cmpuint(st.status, ==, EVTCHNSTAT_interdomain);
+    g_assert_cmpuint(st.u.interdomain.port, ==, a);
+    /* binding an already bound port again */
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, -EINVAL);
+
+    /* ipi on vCPU 1 */
+    ipi = bind_ipi(x, 1);
+    st = port_status(x, ipi, NULL);
+    g_assert_cmpuint(st.status, ==, EVTCHNSTAT_ipi);
+    g_assert_cmpuint(st.vcpu, ==, 1);
+
+    /* a per-vCPU virq */
+    bv = (struct evtchn_bind_virq) { .virq = VIRQ_DEBUG, .vcpu = 1 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_virq, bv), ==, 0);
+    virq = bv.port;
+    st = port_status(x, virq, NULL);
+    g_assert_cmpuint(st.status, ==, EVTCHNSTAT_virq);
+    g_assert_cmpuint(st.u.virq, ==, VIRQ_DEBUG);
+    g_assert_cmpuint(st.vcpu, ==, 1);
+    /* a global virq must be bound on vCPU 0 */
+    bv = (struct evtchn_bind_virq) { .virq = VIRQ_CON_RING, .vcpu = 1 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_virq, bv), ==, -EINVAL);
+
+    /* bind_vcpu moves an interdomain port, not an ipi */
+    bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 1 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
+    g_assert_cmpuint(port_status(x, local, NULL).vcpu, ==, 1);
+    bc = (struct evtchn_bind_vcpu) { .port = ipi, .vcpu = 0 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, -EINVAL);
+    bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 5 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, -ENOENT);
+
+    /* close: the other end of an interdomain pair is unbound again */
+    g_assert_cmpint(close_port(x, local), ==, 0);
+    g_assert_cmpuint(port_status(x, local, NULL).status, ==,
+                     EVTCHNSTAT_closed);
+    g_assert_cmpuint(port_status(x, a, NULL).status, ==, EVTCHNSTAT_unbound);
+
+    /* bad input: wrong domain, port beyond the 2-level limit, vCPU */
+    st = (struct evtchn_status) { .dom = DOMID + 5, .port = a };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_status, st), ==, -ESRCH);
+    port_status(x, EVTCHN_2L_LIMIT, &ret);
+    g_assert_cmpint(ret, ==, -EINVAL);
+    {
+        struct evtchn_bind_ipi b = { .vcpu = 9 };
+        g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_ipi, b), ==, -ENOENT);
+    }
+    g_assert_cmpint(close_port(x, EVTCHN_2L_LIMIT + 1), ==, -EINVAL);
+    xen_stop(x);
+}
+
+/*
+ * Exhaustion at the 2-level limit, and the status of every port (the XTF
+ * event channel cases: allocate all, status of each, close all).
+ */
+static void test_exhaustion(void)
+{
+    Xen *x = xen_domain(NULL);
+    uint32_t first = alloc_unbound(x), p = first, last;
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF,
+                                      .remote_dom = DOMID_SELF };
+
+    while ((p = alloc_unbound(x)) < EVTCHN_2L_LIMIT - 1) {
+        g_assert_cmpuint(p, >, first);
+    }
+    last = p;
+    g_assert_cmpuint(last, ==, EVTCHN_2L_LIMIT - 1);
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_alloc_unbound, a), ==, -ENOSPC);
+
+    for (p = first; p <= last; p++) {
+        struct evtchn_status st = port_status(x, p, NULL);
+        g_assert_cmpuint(st.status, ==, EVTCHNSTAT_unbound);
+        g_assert_cmpint(close_port(x, p), ==, 0);
+        g_assert_cmpuint(port_status(x, p, NULL).status, ==,
+                         EVTCHNSTAT_closed);
+    }
+    g_assert_cmpuint(alloc_unbound(x), ==, first);
+    xen_stop(x);
+}
+
+/*
+ * One event, 2-level: pending bit, selector bit, upcall_pending, and one
+ * upcall on its 0->1 edge only; a masked port only records pending,
+ * EVTCHNOP_unmask re-raises it; close clears pending and keeps the mask.
+ */
+static void test_event_delivery(void)
+{
+    Xen *x = xen_domain(NULL);
+    uint64_t vi0 = vcpu_info_of(x, 0), vi1 = vcpu_info_of(x, 1);
+    uint32_t ipi, a, local;
+    struct evtchn_unmask um;
+    struct evtchn_bind_interdomain bi;
+    struct evtchn_bind_vcpu bc;
+
+    qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
+    ipi = bind_ipi(x, 0);
+    g_assert_false(pending(x, ipi));
+    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(qtest_get_irq(x->qts, 0));
+
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_true(pending(x, ipi));
+    g_assert_cmphex(pending_sel(x, vi0), ==, 1ULL << (ipi / 64));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_true(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_true(qtest_get_irq(x->qts, 0));
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+    {
+        g_autoptr(QDict) e = event_info(x, ipi);
+        g_assert_true(qdict_get_bool(e, "pending"));
+        g_assert_false(qdict_get_bool(e, "masked"));
+    }
+
+    /* Again: already pending, no second upcall */
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+
+    /* Still no upcall while upcall_pending stays set, even for a new bit */
+    a = alloc_unbound(x);
+    bi = (struct evtchn_bind_interdomain) { .remote_dom = DOMID_SELF,
+                                            .remote_port = a };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
+    local = bi.local_port;
+    g_assert_cmpint(send_port(x, a), ==, 0);        /* sets @local */
+    g_assert_true(pending(x, local));
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+
+    /* The guest handles both; the next event is a new upcall */
+    guest_ack(x, vi0, ipi);
+    guest_ack(x, vi0, local);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 2);
+    guest_ack(x, vi0, ipi);
+
+    /* Masked: pending only */
+    set_mask(x, ipi, true);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_true(pending(x, ipi));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 0);
+    g_assert_cmphex(pending_sel(x, vi0), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 2);
+    {
+        g_autoptr(QDict) e = event_info(x, ipi);
+        g_assert_true(qdict_get_bool(e, "pending"));
+        g_assert_true(qdict_get_bool(e, "masked"));
+    }
+
+    /* EVTCHNOP_unmask re-raises the pending event */
+    um = (struct evtchn_unmask) { .port = ipi };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_false(masked(x, ipi));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 3);
+    guest_ack(x, vi0, ipi);
+
+    /* Close: pending cleared, mask kept */
+    set_mask(x, ipi, true);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_true(pending(x, ipi));
+    g_assert_cmpint(close_port(x, ipi), ==, 0);
+    g_assert_false(pending(x, ipi));
+    g_assert_true(masked(x, ipi));
+    set_mask(x, ipi, false);
+
+    /* bind_vcpu moves delivery: the event lands in vCPU 1's vcpu_info */
+    bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 1 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
+    g_assert_cmpint(send_port(x, a), ==, 0);
+    g_assert_cmpuint(upcall_pending(x, vi1), ==, 1);
+    g_assert_cmphex(pending_sel(x, vi1), ==, 1ULL << (local / 64));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 1, "upcalls"), ==, 1);
+    g_assert_true(qtest_get_irq(x->qts, 1));
+    g_assert_true(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
+    xen_stop(x);
+}
+
+/*
+ * The global callback vector is sent again while upcall_pending stays
+ * set; once the guest clears it, the upcall GPIO drops and nothing more
+ * is sent.
+ */
+static void test_callback_vector_resend(void)
+{
+    Xen *x = xen_domain(NULL);
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    uint32_t ipi = bind_ipi(x, 0);
+
+    qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 1);
+    g_assert_true(qtest_get_irq(x->qts, 0));
+
+    qtest_clock_step(x->qts, POLL_NS);
+    g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 2);
+    qtest_clock_step(x->qts, POLL_NS);
+    g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 3);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+
+    guest_ack(x, vi0, ipi);
+    qtest_clock_step(x->qts, POLL_NS);
+    g_assert_false(qtest_get_irq(x->qts, 0));
+    g_assert_cmpint(vcpu_stat(x, 0, "asserted"), ==, 0);
+    qtest_clock_step(x->qts, 10 * POLL_NS);
+    g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 3);
+    xen_stop(x);
+}
+
+/*
+ * HVMOP_set_evtchn_upcall_vector and VCPUOP_register_vcpu_info: the
+ * per-vCPU vector reaches that vCPU's local APIC once, on the edge, and
+ * the event lands in the registered vcpu_info.
+ */
+static void test_vcpu_upcall_vector(void)
+{
+    Xen *x = xen_domain(NULL);
+    uint64_t vi1 = guest_alloc(&x->qs->alloc, 4096);
+    struct vcpu_register_vcpu_info rvi = { .mfn = vi1 >> 12,
+                                           .offset = vi1 & 0xfff };
+    struct xen_hvm_evtchn_upcall_vector up = { .vcpu = 1, .vector = 0xe0 };
+    uint32_t ipi;
+
+    qtest_memset(x->qts, vi1, 0, 64);
+    qtest_memwrite(x->qts, x->arg, &rvi, sizeof(rvi));
+    g_assert_cmpint(hcall_on(x, 1, __HYPERVISOR_vcpu_op,
+                             VCPUOP_register_vcpu_info, 1, x->arg), ==, 0);
+    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==, 0);
+
+    ipi = bind_ipi(x, 1);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_cmpuint(upcall_pending(x, vi1), ==, 1);
+    g_assert_cmpuint(upcall_pending(x, vcpu_info_of(x, 1)), ==, 0);
+    g_assert_true(lapic_irr_has(x->qts, 1, 0xe0));
+    g_assert_false(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, 0xe0));
+    g_assert_cmpint(vcpu_stat(x, 1, "injections"), ==, 1);
+    /* edge only: not sent again while upcall_pending stays set */
+    qtest_clock_step(x->qts, 5 * POLL_NS);
+    g_assert_cmpint(vcpu_stat(x, 1, "injections"), ==, 1);
+
+    /* Bad input, with Xen's errors */
+    up = (struct xen_hvm_evtchn_upcall_vector) { .vcpu = 1, .vector = 0x0f };
+    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
+                    -EINVAL);
+    up = (struct xen_hvm_evtchn_upcall_vector) { .vcpu = 9, .vector = 0xe0 };
+    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
+                    -ENOENT);
+    rvi = (struct vcpu_register_vcpu_info) { .mfn = vi1 >> 12,
+                                             .offset = 4096 - 32 };
+    qtest_memwrite(x->qts, x->arg, &rvi, sizeof(rvi));
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_vcpu_op,
+                             VCPUOP_register_vcpu_info, 0, x->arg), ==,
+                    -EINVAL);
+    rvi = (struct vcpu_register_vcpu_info) { .mfn = 0xfffff000ULL };
+    qtest_memwrite(x->qts, x->arg, &rvi, sizeof(rvi));
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_vcpu_op,
+                             VCPUOP_register_vcpu_info, 0, x->arg), ==,
+                    -EINVAL);
+    g_assert_cmpint(hcall_on(x, 0, __HYPERVISOR_vcpu_op,
+                             VCPUOP_register_vcpu_info, 9, x->arg), ==,
+                    -ENOENT);
+    xen_stop(x);
+}
+
+/* ------------------------------------------------------ pirqs (MSI-X) */
+
+static Xen *xen_tdev(void)
+{
+    Xen *x = xen_domain("-device msix-testdev,id=" TDEV_ID ",addr=04.0");
+
+    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    g_assert(x->dev);
+    qpci_device_enable(x->dev);
+    x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    qpci_msix_enable(x->dev);
+    return x;
+}
+
+/* Xen's HVM pirq encoding: vector 0, pirq in the destination ID bits */
+static void msix_entry_pirq(Xen *x, int v, uint32_t pirq, bool masked)
+{
+    uint64_t e = x->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+    uint64_t addr = 0xfee00000ULL | (pirq & 0xff) << 12 |
+                    (uint64_t)(pirq & ~0xffU) << 32;
+
+    qpci_io_writel(x->dev, x->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_LOWER_ADDR, addr);
+    qpci_io_writel(x->dev, x->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    qpci_io_writel(x->dev, x->dev->msix_table_bar, e + PCI_MSIX_ENTRY_DATA, 0);
+    qpci_io_writel(x->dev, x->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                   masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+}
+
+static uint32_t entry_ctrl(Xen *x, int v)
+{
+    return qpci_io_readl(x->dev, x->dev->msix_table_bar,
+                         x->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE +
+                         PCI_MSIX_ENTRY_VECTOR_CTRL);
+}
+
+static void raise_vector(Xen *x, int v)
+{
+    qpci_io_writel(x->dev, x->bar, MSIX_TESTDEV_REG_RAISE, v);
+}
+
+static uint32_t get_free_pirq(Xen *x)
+{
+    struct physdev_get_free_pirq g = { .type = MAP_PIRQ_TYPE_MSI };
+
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_get_free_pirq, g), ==, 0);
+    return g.pirq;
+}
+
+/*
+ * HVM guests' pirq MSI: PHYSDEVOP_get_free_pirq, a pirq-encoded MSI-X
+ * entry, EVTCHNOP_bind_pirq (which unmasks the entry), a message from
+ * the device -> an event on the bound port.  A message for a pirq with no
+ * port is dropped and counted; nothing reaches a local APIC.
+ */
+static void test_hvm_pirq_msix(void)
+{
+    Xen *x = xen_tdev();
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    uint32_t pirq = get_free_pirq(x), unbound = get_free_pirq(x);
+    struct evtchn_bind_pirq bp = { .pirq = pirq };
+    g_autofree char *irr_before = NULL, *irr_after = NULL;
+    g_autoptr(QDict) info = NULL, info2 = NULL;
+
+    g_assert_cmpuint(pirq, !=, unbound);
+    msix_entry_pirq(x, 1, pirq, true);
+    g_assert_cmphex(entry_ctrl(x, 1), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmphex(entry_ctrl(x, 1), ==, 0);       /* unmasked on bind */
+    g_assert_cmpuint(port_status(x, bp.port, NULL).status, ==,
+                     EVTCHNSTAT_pirq);
+    g_assert_cmpuint(port_status(x, bp.port, NULL).u.pirq, ==, pirq);
+    /* a second bind of the same pirq */
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, -EBUSY);
+
+    raise_vector(x, 1);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    info = pirq_info(x, pirq);
+    g_assert_cmpstr(qdict_get_str(info, "source"), ==, "msix");
+    g_assert_cmpstr(qdict_get_str(info, "device"), ==,
+                    "/machine/peripheral/" TDEV_ID);
+    g_assert_cmpint(qdict_get_int(info, "vector"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info, "port"), ==, bp.port);
+    g_assert_cmpint(qdict_get_int(info, "delivered"), ==, 1);
+    g_assert_true(qdict_get_bool(info, "port-pending"));
+
+    /* Unbound: claimed and dropped, not sent to the APIC as vector 0 */
+    irr_before = lapic_irr(x->qts, 0);
+    msix_entry_pirq(x, 2, unbound, false);
+    raise_vector(x, 2);
+    irr_after = lapic_irr(x->qts, 0);
+    g_assert_cmpstr(irr_before, ==, irr_after);
+    info2 = pirq_info(x, unbound);
+    g_assert_cmpint(qdict_get_int(info2, "dropped"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info2, "delivered"), ==, 0);
+
+    /* Bad input: pirq beyond the domain's, wrong domain */
+    bp = (struct evtchn_bind_pirq) { .pirq = 5000 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, -EINVAL);
+    {
+        struct physdev_map_pirq m = { .domid = DOMID + 3,
+                                      .type = MAP_PIRQ_TYPE_GSI,
+                                      .index = 5, .pirq = -1 };
+        g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
+    }
+    xen_stop(x);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/xen/port-and-version", test_port_and_version);
+    qtest_add_func("/xen/evtchn/states", test_port_states);
+    qtest_add_func("/xen/evtchn/exhaustion", test_exhaustion);
+    qtest_add_func("/xen/evtchn/delivery", test_event_delivery);
+    qtest_add_func("/xen/upcall/callback-vector-resend",
+                   test_callback_vector_resend);
+    qtest_add_func("/xen/upcall/vcpu-vector", test_vcpu_upcall_vector);
+    qtest_add_func("/xen/pirq/hvm-msix", test_hvm_pirq_msix);
+    return g_test_run();
+}
