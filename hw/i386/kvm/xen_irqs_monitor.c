@@ -13,7 +13,6 @@
 #include "hw/xen/xen.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
-#include "system/kvm_xen.h"
 
 #include "xen_evtchn.h"
 #include "xen_upcall.h"
@@ -65,21 +64,12 @@ XenIrqsInfo *qmp_x_query_xen_irqs(Error **errp)
 
     vcpu_tail = &info->vcpus;
     CPU_FOREACH(cs) {
-        XenUpcallVCPUStats st;
-        XenVcpuUpcallInfo *v;
+        XenVcpuUpcallInfo *v = g_new0(XenVcpuUpcallInfo, 1);
 
-        xen_upcall_get_vcpu_stats(cs->cpu_index, &st);
-        if (!st.valid) {
+        if (!xen_upcall_query_vcpu(cs->cpu_index, v)) {
+            g_free(v);
             continue;
         }
-        v = g_new0(XenVcpuUpcallInfo, 1);
-        v->vcpu = cs->cpu_index;
-        v->upcall_vector = st.upcall_vector;
-        v->has_vcpu_info = st.vcpu_info_gpa != INVALID_GPA;
-        v->vcpu_info = st.vcpu_info_gpa;
-        v->asserted = st.asserted;
-        v->upcalls = st.upcalls;
-        v->injections = st.injections;
         QAPI_LIST_APPEND(vcpu_tail, v);
     }
     return info;

@@ -17,7 +17,7 @@
  *  - the global callback vector (HVM_PARAM_CALLBACK_IRQ, type vector) is
  *    injected on every VM entry while evtchn_upcall_pending is set.  Here
  *    it is sent to the local APIC on the 0->1 edge and sent again every
- *    XEN_UPCALL_POLL_NS of virtual time while evtchn_upcall_pending stays
+ *    1 ms of virtual time ("poll-ns") while evtchn_upcall_pending stays
  *    set (deliberate difference: QEMU has no VM entry to hook);
  *  - the GSI and PCI INTx callback types (vCPU 0 only) assert a level
  *    line, deasserted once the guest clears evtchn_upcall_pending, which
@@ -66,9 +66,10 @@
 /*
  * How often a pending upcall is looked at again: the global callback
  * vector re-sent, a GSI / PCI INTx callback line deasserted.  1 ms of
- * virtual time; under qtest, qtest_clock_step() makes it happen.
+ * virtual time; under qtest, qtest_clock_step() makes it happen.  The
+ * device's read-only property "poll-ns" shows it.
  */
-#define XEN_UPCALL_POLL_NS  (1 * SCALE_MS)
+static const uint64_t xen_upcall_poll_ns = 1 * SCALE_MS;
 
 typedef struct XenUpcallVCPU {
     /* VCPUOP_register_vcpu_info's address, or INVALID_GPA (migrated) */
@@ -94,10 +95,6 @@ struct XenUpcallState {
 
     uint32_t nr_vcpus;
     XenUpcallVCPU *vcpu;
-    /* HVM_PARAM_CALLBACK_IRQ's vector, when its type is vector (migrated) */
-    uint8_t callback_vector;
-    /* Latched ABI width, restored by xen_overlay's post_load */
-    bool long_mode;
 
     QEMUTimer *poll_timer;
     QEMUBH *raise_bh;
@@ -177,13 +174,17 @@ static void arm_poll(XenUpcallState *s)
 {
     if (!timer_pending(s->poll_timer)) {
         timer_mod(s->poll_timer,
-                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + XEN_UPCALL_POLL_NS);
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + xen_upcall_poll_ns);
     }
 }
 
-static int callback_type(void)
+/* HVM_PARAM_CALLBACK_IRQ's global vector, or 0 for another type */
+static uint8_t callback_vector(void)
 {
-    return xen_evtchn_get_callback_type();
+    if (xen_evtchn_get_callback_type() != HVM_PARAM_CALLBACK_TYPE_VECTOR) {
+        return 0;
+    }
+    return xen_evtchn_get_callback_param();
 }
 
 /* With the BQL: deliver the upcall of vCPU @vcpu_id now. */
@@ -199,8 +200,8 @@ static void do_raise_upcall(XenUpcallState *s, uint32_t vcpu_id, int type)
         v->injections++;
     } else if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
         how = "callback-vector";
-        if (s->callback_vector) {
-            send_apic_vector(vcpu_id, s->callback_vector);
+        if (callback_vector()) {
+            send_apic_vector(vcpu_id, callback_vector());
             v->injections++;
         }
     } else if ((type == HVM_PARAM_CALLBACK_TYPE_GSI ||
@@ -213,7 +214,7 @@ static void do_raise_upcall(XenUpcallState *s, uint32_t vcpu_id, int type)
         how = "none";
     }
     trace_xen_upcall_raise(vcpu_id, how,
-                           v->upcall_vector ?: s->callback_vector);
+                           v->upcall_vector ?: callback_vector());
 
     v->asserted = true;
     qemu_set_irq(s->upcall[vcpu_id], 1);
@@ -227,7 +228,7 @@ static void xen_upcall_raise_bh(void *opaque)
 
     for (i = 0; i < s->nr_vcpus; i++) {
         if (qatomic_xchg(&s->vcpu[i].raise_deferred, false)) {
-            do_raise_upcall(s, i, callback_type());
+            do_raise_upcall(s, i, xen_evtchn_get_callback_type());
         }
     }
 }
@@ -275,11 +276,10 @@ static void xen_upcall_poll(void *opaque)
             trace_xen_upcall_deassert(i);
             continue;
         }
-        if (!v->upcall_vector && s->callback_vector &&
-            callback_type() == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
-            send_apic_vector(i, s->callback_vector);
+        if (!v->upcall_vector && callback_vector()) {
+            send_apic_vector(i, callback_vector());
             v->injections++;
-            trace_xen_upcall_resend(i, s->callback_vector);
+            trace_xen_upcall_resend(i, callback_vector());
         }
         again = true;
     }
@@ -309,11 +309,7 @@ static bool xen_upcall_has_vcpu_callback_vector(void)
 
 static int xen_upcall_set_callback_vector(uint8_t vector)
 {
-    XenUpcallState *s = xen_upcall_singleton;
-
-    if (s) {
-        s->callback_vector = vector;
-    }
+    /* Read back from HVM_PARAM_CALLBACK_IRQ when needed: callback_vector() */
     return 0;
 }
 
@@ -397,21 +393,15 @@ static int xen_upcall_set_shared_info(uint64_t gfn)
     return 0;
 }
 
+/* xen_overlay.c keeps the latched ABI width; nothing else has a copy. */
 static int xen_upcall_get_long_mode(bool *long_mode)
 {
-    XenUpcallState *s = xen_upcall_singleton;
-
-    *long_mode = s && s->long_mode;
+    *long_mode = xen_is_long_mode();
     return 0;
 }
 
 static int xen_upcall_set_long_mode(bool long_mode)
 {
-    XenUpcallState *s = xen_upcall_singleton;
-
-    if (s) {
-        s->long_mode = long_mode;
-    }
     return 0;
 }
 
@@ -461,7 +451,6 @@ static void reset_vcpus(XenUpcallState *s)
         v->raise_deferred = false;
         qemu_set_irq(s->upcall[i], 0);
     }
-    s->callback_vector = 0;
     timer_del(s->poll_timer);
 }
 
@@ -520,19 +509,21 @@ static const XenEmuAccelOps xen_upcall_accel_ops = {
     .create_devices = xen_upcall_create_devices,
 };
 
-void xen_upcall_get_vcpu_stats(uint32_t vcpu_id, XenUpcallVCPUStats *st)
+bool xen_upcall_query_vcpu(uint32_t vcpu_id, XenVcpuUpcallInfo *info)
 {
     XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
 
-    memset(st, 0, sizeof(*st));
-    if (v) {
-        st->valid = true;
-        st->upcall_vector = v->upcall_vector;
-        st->asserted = v->asserted;
-        st->upcalls = v->upcalls;
-        st->injections = v->injections;
-        st->vcpu_info_gpa = v->vcpu_info_gpa;
+    if (!v) {
+        return false;
     }
+    info->vcpu = vcpu_id;
+    info->upcall_vector = v->upcall_vector;
+    info->has_vcpu_info = v->vcpu_info_gpa != INVALID_GPA;
+    info->vcpu_info = v->vcpu_info_gpa;
+    info->asserted = v->asserted;
+    info->upcalls = v->upcalls;
+    info->injections = v->injections;
+    return true;
 }
 
 /* The device */
@@ -611,7 +602,6 @@ static const VMStateDescription xen_upcall_vmstate = {
         VMSTATE_STRUCT_VARRAY_POINTER_UINT32(vcpu, XenUpcallState, nr_vcpus,
                                              xen_upcall_vcpu_vmstate,
                                              XenUpcallVCPU),
-        VMSTATE_UINT8(callback_vector, XenUpcallState),
         VMSTATE_TIMER_PTR(poll_timer, XenUpcallState),
         VMSTATE_END_OF_LIST()
     }
@@ -627,6 +617,12 @@ static void xen_upcall_class_init(ObjectClass *klass, void *data)
     dc->user_creatable = false;
     dc->desc = "Xen emulation: vcpu_info and upcalls under TCG and qtest";
     rc->phases.hold = xen_upcall_reset_hold;
+    object_class_property_add_uint64_ptr(klass, "poll-ns",
+                                         &xen_upcall_poll_ns,
+                                         OBJ_PROP_FLAG_READ);
+    object_class_property_set_description(klass, "poll-ns",
+                                          "virtual time between looks at a "
+                                          "pending upcall (re-send, deassert)");
 }
 
 static const TypeInfo xen_upcall_info = {
