@@ -62,33 +62,6 @@ static void e1000e_writel(TestState *t, uint32_t reg, uint32_t val)
     qpci_io_writel(t->dev, t->mmio, reg, val);
 }
 
-static void table_writel(TestState *t, int vector, int field, uint32_t val)
-{
-    qpci_io_writel(t->dev, t->dev->msix_table_bar,
-                   t->dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE +
-                   field, val);
-}
-
-static uint32_t table_readl(TestState *t, int vector, int field)
-{
-    return qpci_io_readl(t->dev, t->dev->msix_table_bar,
-                         t->dev->msix_table_off +
-                         vector * PCI_MSIX_ENTRY_SIZE + field);
-}
-
-static void set_entry(TestState *t, int vector, uint64_t addr, uint32_t data)
-{
-    table_writel(t, vector, PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)addr);
-    table_writel(t, vector, PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
-    table_writel(t, vector, PCI_MSIX_ENTRY_DATA, data);
-}
-
-static void set_entry_masked(TestState *t, int vector, bool masked)
-{
-    table_writel(t, vector, PCI_MSIX_ENTRY_VECTOR_CTRL,
-                 masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
-}
-
 static void set_function_mask(TestState *t, bool masked)
 {
     uint16_t ctrl = qpci_config_readw(t->dev, t->msix_cap + PCI_MSIX_FLAGS);
@@ -151,8 +124,8 @@ static TestState *setup(void)
 
     qpci_msix_enable(t->dev);
     g_assert_cmpuint(qpci_msix_table_size(t->dev), >, TEST_VECTOR);
-    set_entry(t, TEST_VECTOR, t->target, TEST_DATA);
-    set_entry_masked(t, TEST_VECTOR, false);
+    msix_entry_set(t->dev, TEST_VECTOR, t->target, TEST_DATA);
+    msix_entry_mask(t->dev, TEST_VECTOR, false);
 
     e1000e_writel(t, E1000_IVAR,
                   (E1000_IVAR_INT_ALLOC_VALID | TEST_VECTOR)
@@ -173,7 +146,8 @@ static void test_deliver_to_ram(void)
 {
     TestState *t = setup();
 
-    g_assert_cmphex(table_readl(t, TEST_VECTOR, PCI_MSIX_ENTRY_DATA), ==,
+    g_assert_cmphex(msix_entry_readl(t->dev, TEST_VECTOR,
+                                     PCI_MSIX_ENTRY_DATA), ==,
                     TEST_DATA);
     raise_other_cause(t);
     g_assert_cmphex(take_message(t), ==, TEST_DATA);
@@ -194,7 +168,7 @@ static void test_masked_entry_holds_pending(void)
 {
     TestState *t = setup();
 
-    set_entry_masked(t, TEST_VECTOR, true);
+    msix_entry_mask(t->dev, TEST_VECTOR, true);
     raise_other_cause(t);
     g_assert_cmphex(take_message(t), ==, 0);
     g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
@@ -203,8 +177,8 @@ static void test_masked_entry_holds_pending(void)
     check_counts(t, 0, 1, true);
 
     /* The entry can be rewritten while masked; unmasking sends the new one. */
-    set_entry(t, TEST_VECTOR, t->target, TEST_DATA + 1);
-    set_entry_masked(t, TEST_VECTOR, false);
+    msix_entry_set(t->dev, TEST_VECTOR, t->target, TEST_DATA + 1);
+    msix_entry_mask(t->dev, TEST_VECTOR, false);
     g_assert_cmphex(take_message(t), ==, TEST_DATA + 1);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
     check_counts(t, 1, 1, false);
@@ -234,13 +208,13 @@ static void test_entry_and_function_mask(void)
     TestState *t = setup();
 
     set_function_mask(t, true);
-    set_entry_masked(t, TEST_VECTOR, true);
+    msix_entry_mask(t->dev, TEST_VECTOR, true);
     raise_other_cause(t);
     set_function_mask(t, false);
     g_assert_cmphex(take_message(t), ==, 0);
     g_assert_true(qpci_msix_pending(t->dev, TEST_VECTOR));
 
-    set_entry_masked(t, TEST_VECTOR, false);
+    msix_entry_mask(t->dev, TEST_VECTOR, false);
     g_assert_cmphex(take_message(t), ==, TEST_DATA);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
     teardown(t);
@@ -257,7 +231,8 @@ static void test_deliver_to_lapic(void)
     TestState *t = setup();
 
     g_assert_false(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR));
-    set_entry(t, TEST_VECTOR, APIC_MSI_BASE | (0 << 12), TEST_APIC_VECTOR);
+    msix_entry_set(t->dev, TEST_VECTOR, APIC_MSI_BASE | (0 << 12),
+                   TEST_APIC_VECTOR);
     raise_other_cause(t);
     g_assert_true(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR));
     g_assert_false(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR + 1));

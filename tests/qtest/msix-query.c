@@ -1,5 +1,6 @@
 /*
- * qtest helpers for x-query-msix and x-query-msix-log
+ * qtest helpers for MSI-X: table entries, x-query-msix and
+ * x-query-msix-log, and the local APIC's IRR
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -7,7 +8,36 @@
 #include "qemu/osdep.h"
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
+#include "standard-headers/linux/pci_regs.h"
 #include "msix-query.h"
+
+void msix_entry_writel(QPCIDevice *dev, int vector, int field, uint32_t val)
+{
+    qpci_io_writel(dev, dev->msix_table_bar,
+                   dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE + field,
+                   val);
+}
+
+uint32_t msix_entry_readl(QPCIDevice *dev, int vector, int field)
+{
+    return qpci_io_readl(dev, dev->msix_table_bar,
+                         dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE +
+                         field);
+}
+
+void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
+                    uint32_t data)
+{
+    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_LOWER_ADDR, addr);
+    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_DATA, data);
+}
+
+void msix_entry_mask(QPCIDevice *dev, int vector, bool masked)
+{
+    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_VECTOR_CTRL,
+                      masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+}
 
 QDict *msix_qmp_ok(QTestState *qts, const char *cmd, const char *dev,
                    int64_t since)

@@ -1,6 +1,6 @@
 /*
- * qtest helpers for x-query-msix and x-query-msix-log, and the local
- * APIC's IRR
+ * qtest helpers for MSI-X: table entries, x-query-msix and
+ * x-query-msix-log, and the local APIC's IRR
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,6 +9,7 @@
 #define TESTS_QTEST_MSIX_QUERY_H
 
 #include "libqtest.h"
+#include "libqos/pci.h"
 #include "qobject/qdict.h"
 
 /* A field of an expected log event: ANY is not checked, NONE is absent. */
@@ -56,6 +57,17 @@ int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
 /* The same for capability @cap ("msix" or "msi") */
 int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
                        int64_t since, const MsixEvent *want, int n);
+
+/*
+ * MSI-X table entry @vector of @dev, through the BAR libqos mapped in
+ * qpci_msix_enable(): one dword (@field is PCI_MSIX_ENTRY_*), the message
+ * address and data, the vector control's mask bit.
+ */
+void msix_entry_writel(QPCIDevice *dev, int vector, int field, uint32_t val);
+uint32_t msix_entry_readl(QPCIDevice *dev, int vector, int field);
+void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
+                    uint32_t data);
+void msix_entry_mask(QPCIDevice *dev, int vector, bool masked);
 
 /*
  * Where a message ended up: the IRR line of `info lapic @cpu` (newly

@@ -14,7 +14,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/bitops.h"
+#include "qemu/host-utils.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
 #include "libqos/libqos-pc.h"
@@ -42,9 +42,9 @@
 #define CALLBACK_VECTOR     0xf3
 #define TDEV_DEVFN          QPCI_DEVFN(4, 0)
 #define TDEV_ID             "dut"
-#define EVTCHN_2L_LIMIT     4096    /* EVTCHN_2L_NR_CHANNELS, 64-bit */
-#define POLL_NS             1000000 /* xen_upcall.c's XEN_UPCALL_POLL_NS */
-#define HVM_CALLBACK(type, val) (((uint64_t)(type) << 56) | (val))
+/* HVM_PARAM_CALLBACK_IRQ's value: the type in its top byte */
+#define HVM_CALLBACK(type, val) \
+    ((uint64_t)(type) << ctz64(HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) | (val))
 
 typedef struct Xen {
     QOSState *qs;
@@ -207,6 +207,16 @@ static void guest_ack(Xen *x, uint64_t vi, uint32_t port)
     qtest_writeq(x->qts, a, qtest_readq(x->qts, a) & ~(1ULL << (port % 64)));
 }
 
+/* How often the model looks at a pending upcall again (xen_upcall.c) */
+static int64_t poll_ns(Xen *x)
+{
+    g_autoptr(QDict) r = qtest_qmp(x->qts, "{'execute': 'qom-get', "
+                                   "'arguments': {'path': '/machine/xen-upcall',"
+                                   " 'property': 'poll-ns'}}");
+
+    return qdict_get_int(r, "return");
+}
+
 /* x-query-xen-irqs */
 static QDict *xen_irqs(Xen *x)
 {
@@ -282,14 +292,17 @@ static QOSState * G_GNUC_PRINTF(1, 2) boot(const char *fmt, ...)
     return qs;
 }
 
-static Xen *xen_start(const char *extra)
+/* @smp vCPUs, @pirqs pirqs (0: the default), then options @extra */
+static Xen *xen_start(int smp, int pirqs, const char *extra)
 {
     Xen *x = g_new0(Xen, 1);
+    g_autofree char *max_pirq = pirqs ?
+        g_strdup_printf(",xen-evtchn-max-pirq=%d", pirqs) : g_strdup("");
 
-    x->qs = boot("-machine q35 -nodefaults -smp 2 "
-                          "-accel qtest,xen-version=%d "
-                          "-device xen-hypercall-port %s",
-                          XEN_VERSION, extra ?: "");
+    x->qs = boot("-machine q35 -nodefaults -smp %d "
+                 "-accel qtest,xen-version=%d%s "
+                 "-device xen-hypercall-port %s",
+                 smp, XEN_VERSION, max_pirq, extra ?: "");
     x->qts = x->qs->qts;
     g_assert_cmphex(qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_ID), ==,
                     XEN_HCALL_PORT_ID_VALUE);
@@ -299,9 +312,9 @@ static Xen *xen_start(const char *extra)
 }
 
 /* shared_info placed, the global callback vector set: a guest's bring-up */
-static Xen *xen_domain(const char *extra)
+static Xen *xen_domain(int smp, int pirqs, const char *extra)
 {
-    Xen *x = xen_start(extra);
+    Xen *x = xen_start(smp, pirqs, extra);
     struct xen_add_to_physmap xatp = {
         .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info, .idx = 0,
         .gpfn = x->shinfo >> 12,
@@ -332,7 +345,7 @@ static void xen_stop(Xen *x)
  */
 static void test_port_and_version(void)
 {
-    Xen *x = xen_start(NULL);
+    Xen *x = xen_start(2, 0, NULL);
     struct xen_feature_info fi = { .submap_idx = 0 };
 
     g_assert_cmphex(hcall_on(x, 0, __HYPERVISOR_xen_version, XENVER_version,
@@ -362,7 +375,7 @@ static void test_port_and_version(void)
  */
 static void test_port_states(void)
 {
-    Xen *x = xen_domain(NULL);
+    Xen *x = xen_domain(2, 0, NULL);
     struct evtchn_status st;
     struct evtchn_bind_interdomain bi;
     struct evtchn_bind_virq bv;
@@ -442,13 +455,25 @@ static void test_port_states(void)
     /* bad input: wrong domain, port beyond the 2-level limit, vCPU */
     st = (struct evtchn_status) { .dom = DOMID + 5, .port = a };
     g_assert_cmpint(EVTCHN(x, EVTCHNOP_status, st), ==, -ESRCH);
-    port_status(x, EVTCHN_2L_LIMIT, &ret);
+    port_status(x, EVTCHN_2L_NR_CHANNELS, &ret);
     g_assert_cmpint(ret, ==, -EINVAL);
     {
         struct evtchn_bind_ipi b = { .vcpu = 9 };
         g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_ipi, b), ==, -ENOENT);
     }
-    g_assert_cmpint(close_port(x, EVTCHN_2L_LIMIT + 1), ==, -EINVAL);
+    g_assert_cmpint(close_port(x, EVTCHN_2L_NR_CHANNELS + 1), ==, -EINVAL);
+
+    /* the monitor's bad input: an error, and nothing else happens */
+    for (int i = 0; i < 2; i++) {
+        uint32_t bad = i ? EVTCHN_2L_NR_CHANNELS + 4 : 0;
+        g_autofree char *want = g_strdup_printf("Invalid port %u", bad);
+        g_autoptr(QDict) r = qtest_qmp(x->qts, "{'execute': 'xen-event-inject',"
+                                       " 'arguments': {'port': %u}}", bad);
+
+        g_assert_cmpstr(qdict_get_str(qdict_get_qdict(r, "error"), "desc"),
+                        ==, want);
+    }
+    g_assert_cmpuint(port_status(x, a, NULL).status, ==, EVTCHNSTAT_unbound);
     xen_stop(x);
 }
 
@@ -458,16 +483,16 @@ static void test_port_states(void)
  */
 static void test_exhaustion(void)
 {
-    Xen *x = xen_domain(NULL);
+    Xen *x = xen_domain(2, 0, NULL);
     uint32_t first = alloc_unbound(x), p = first, last;
     struct evtchn_alloc_unbound a = { .dom = DOMID_SELF,
                                       .remote_dom = DOMID_SELF };
 
-    while ((p = alloc_unbound(x)) < EVTCHN_2L_LIMIT - 1) {
+    while ((p = alloc_unbound(x)) < EVTCHN_2L_NR_CHANNELS - 1) {
         g_assert_cmpuint(p, >, first);
     }
     last = p;
-    g_assert_cmpuint(last, ==, EVTCHN_2L_LIMIT - 1);
+    g_assert_cmpuint(last, ==, EVTCHN_2L_NR_CHANNELS - 1);
     g_assert_cmpint(EVTCHN(x, EVTCHNOP_alloc_unbound, a), ==, -ENOSPC);
 
     for (p = first; p <= last; p++) {
@@ -488,7 +513,7 @@ static void test_exhaustion(void)
  */
 static void test_event_delivery(void)
 {
-    Xen *x = xen_domain(NULL);
+    Xen *x = xen_domain(2, 0, NULL);
     uint64_t vi0 = vcpu_info_of(x, 0), vi1 = vcpu_info_of(x, 1);
     uint32_t ipi, a, local;
     struct evtchn_unmask um;
@@ -585,26 +610,27 @@ static void test_event_delivery(void)
  */
 static void test_callback_vector_resend(void)
 {
-    Xen *x = xen_domain(NULL);
+    Xen *x = xen_domain(2, 0, NULL);
     uint64_t vi0 = vcpu_info_of(x, 0);
     uint32_t ipi = bind_ipi(x, 0);
+    int64_t poll = poll_ns(x);
 
     qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
     g_assert_cmpint(send_port(x, ipi), ==, 0);
     g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 1);
     g_assert_true(qtest_get_irq(x->qts, 0));
 
-    qtest_clock_step(x->qts, POLL_NS);
+    qtest_clock_step(x->qts, poll);
     g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 2);
-    qtest_clock_step(x->qts, POLL_NS);
+    qtest_clock_step(x->qts, poll);
     g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 3);
     g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
 
     guest_ack(x, vi0, ipi);
-    qtest_clock_step(x->qts, POLL_NS);
+    qtest_clock_step(x->qts, poll);
     g_assert_false(qtest_get_irq(x->qts, 0));
     g_assert_cmpint(vcpu_stat(x, 0, "asserted"), ==, 0);
-    qtest_clock_step(x->qts, 10 * POLL_NS);
+    qtest_clock_step(x->qts, 10 * poll);
     g_assert_cmpint(vcpu_stat(x, 0, "injections"), ==, 3);
     xen_stop(x);
 }
@@ -616,7 +642,7 @@ static void test_callback_vector_resend(void)
  */
 static void test_vcpu_upcall_vector(void)
 {
-    Xen *x = xen_domain(NULL);
+    Xen *x = xen_domain(2, 0, NULL);
     uint64_t vi1 = guest_alloc(&x->qs->alloc, 4096);
     struct vcpu_register_vcpu_info rvi = { .mfn = vi1 >> 12,
                                            .offset = vi1 & 0xfff };
@@ -638,7 +664,7 @@ static void test_vcpu_upcall_vector(void)
     g_assert_false(lapic_irr_has(x->qts, 0, 0xe0));
     g_assert_cmpint(vcpu_stat(x, 1, "injections"), ==, 1);
     /* edge only: not sent again while upcall_pending stays set */
-    qtest_clock_step(x->qts, 5 * POLL_NS);
+    qtest_clock_step(x->qts, 5 * poll_ns(x));
     g_assert_cmpint(vcpu_stat(x, 1, "injections"), ==, 1);
 
     /* Bad input, with Xen's errors */
@@ -667,9 +693,10 @@ static void test_vcpu_upcall_vector(void)
 
 /* ------------------------------------------------------ pirqs (MSI-X) */
 
-static Xen *xen_tdev(void)
+static Xen *xen_tdev(int smp, int pirqs)
 {
-    Xen *x = xen_domain("-device msix-testdev,id=" TDEV_ID ",addr=04.0");
+    Xen *x = xen_domain(smp, pirqs,
+                        "-device msix-testdev,id=" TDEV_ID ",addr=04.0");
 
     x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
     g_assert(x->dev);
@@ -679,28 +706,23 @@ static Xen *xen_tdev(void)
     return x;
 }
 
-/* Xen's HVM pirq encoding: vector 0, pirq in the destination ID bits */
+/*
+ * Xen's HVM pirq encoding (Xen's hvm_inject_msi(), Linux's
+ * xen_msi_compose_msg()): vector 0, pirq bits 7:0 in the destination ID
+ * bits, bits 31:8 in address bits 63:40.
+ */
 static void msix_entry_pirq(Xen *x, int v, uint32_t pirq, bool masked)
 {
-    uint64_t e = x->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
     uint64_t addr = 0xfee00000ULL | (pirq & 0xff) << 12 |
                     (uint64_t)(pirq & ~0xffU) << 32;
 
-    qpci_io_writel(x->dev, x->dev->msix_table_bar,
-                   e + PCI_MSIX_ENTRY_LOWER_ADDR, addr);
-    qpci_io_writel(x->dev, x->dev->msix_table_bar,
-                   e + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
-    qpci_io_writel(x->dev, x->dev->msix_table_bar, e + PCI_MSIX_ENTRY_DATA, 0);
-    qpci_io_writel(x->dev, x->dev->msix_table_bar,
-                   e + PCI_MSIX_ENTRY_VECTOR_CTRL,
-                   masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+    msix_entry_set(x->dev, v, addr, 0);
+    msix_entry_mask(x->dev, v, masked);
 }
 
 static uint32_t entry_ctrl(Xen *x, int v)
 {
-    return qpci_io_readl(x->dev, x->dev->msix_table_bar,
-                         x->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE +
-                         PCI_MSIX_ENTRY_VECTOR_CTRL);
+    return msix_entry_readl(x->dev, v, PCI_MSIX_ENTRY_VECTOR_CTRL);
 }
 
 static void raise_vector(Xen *x, int v)
@@ -720,11 +742,14 @@ static uint32_t get_free_pirq(Xen *x)
  * HVM guests' pirq MSI: PHYSDEVOP_get_free_pirq, a pirq-encoded MSI-X
  * entry, EVTCHNOP_bind_pirq (which unmasks the entry), a message from
  * the device -> an event on the bound port.  A message for a pirq with no
- * port is dropped and counted; nothing reaches a local APIC.
+ * port is dropped and counted; nothing reaches a local APIC.  MSI pirqs
+ * are allocated from the top, so with 26 pirqs and 26 vCPUs the unbound
+ * pirq's destination bits name a local APIC that exists: were the message
+ * let through, that APIC's IRR would show vector 0.
  */
 static void test_hvm_pirq_msix(void)
 {
-    Xen *x = xen_tdev();
+    Xen *x = xen_tdev(26, 26);
     uint64_t vi0 = vcpu_info_of(x, 0);
     uint32_t pirq = get_free_pirq(x), unbound = get_free_pirq(x);
     struct evtchn_bind_pirq bp = { .pirq = pirq };
@@ -732,6 +757,7 @@ static void test_hvm_pirq_msix(void)
     g_autoptr(QDict) info = NULL, info2 = NULL;
 
     g_assert_cmpuint(pirq, !=, unbound);
+    g_assert_cmpuint(unbound, <, 26);
     msix_entry_pirq(x, 1, pirq, true);
     g_assert_cmphex(entry_ctrl(x, 1), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
 
@@ -756,10 +782,10 @@ static void test_hvm_pirq_msix(void)
     g_assert_true(qdict_get_bool(info, "port-pending"));
 
     /* Unbound: claimed and dropped, not sent to the APIC as vector 0 */
-    irr_before = lapic_irr(x->qts, 0);
+    irr_before = lapic_irr(x->qts, unbound);
     msix_entry_pirq(x, 2, unbound, false);
     raise_vector(x, 2);
-    irr_after = lapic_irr(x->qts, 0);
+    irr_after = lapic_irr(x->qts, unbound);
     g_assert_cmpstr(irr_before, ==, irr_after);
     info2 = pirq_info(x, unbound);
     g_assert_cmpint(qdict_get_int(info2, "dropped"), ==, 1);
