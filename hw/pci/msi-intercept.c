@@ -41,6 +41,18 @@ bool pci_msi_intercept_slow(PCIDevice *dev, uint64_t address, uint32_t data)
     return false;
 }
 
+bool pci_msi_entry_owned_slow(PCIDevice *dev, unsigned vector)
+{
+    PCIMSIInterceptor *ic;
+
+    QTAILQ_FOREACH(ic, &interceptors, next) {
+        if (ic->owns_entry && ic->owns_entry(dev, vector)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
                    uint64_t address, uint32_t data, bool masked)
 {
