@@ -224,40 +224,42 @@ static QDict *xen_irqs(Xen *x)
                                         "{'execute': 'x-query-xen-irqs'}");
 }
 
-/* A counter of vCPU @vcpu's upcall state in x-query-xen-irqs. */
-static int64_t vcpu_stat(Xen *x, uint32_t vcpu, const char *key)
+/*
+ * The element of x-query-xen-irqs's list @list whose @key is @val (a new
+ * reference), or NULL.
+ */
+static QDict *xen_irqs_find(Xen *x, const char *list, const char *key,
+                            int64_t val)
 {
     g_autoptr(QDict) info = xen_irqs(x);
     QListEntry *e;
 
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "vcpus"), e) {
-        QDict *v = qobject_to(QDict, qlist_entry_obj(e));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, list), e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (qdict_get_int(v, "vcpu") == vcpu) {
-            if (qobject_type(qdict_get(v, key)) == QTYPE_QBOOL) {
-                return qdict_get_bool(v, key);
-            }
-            return qdict_get_int(v, key);
+        if (qdict_get_int(d, key) == val) {
+            return qobject_ref(d);
         }
     }
-    g_assert_not_reached();
+    return NULL;
+}
+
+/* A counter of vCPU @vcpu's upcall state in x-query-xen-irqs. */
+static int64_t vcpu_stat(Xen *x, uint32_t vcpu, const char *key)
+{
+    g_autoptr(QDict) v = xen_irqs_find(x, "vcpus", "vcpu", vcpu);
+
+    g_assert(v);
+    if (qobject_type(qdict_get(v, key)) == QTYPE_QBOOL) {
+        return qdict_get_bool(v, key);
+    }
+    return qdict_get_int(v, key);
 }
 
 /* @pirq's element of x-query-xen-irqs's "pirqs" (new reference), or NULL */
 static QDict *pirq_info(Xen *x, uint32_t pirq)
 {
-    g_autoptr(QDict) info = xen_irqs(x);
-    QListEntry *e;
-
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "pirqs"), e) {
-        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (qdict_get_int(p, "pirq") == pirq) {
-            qobject_ref(p);
-            return p;
-        }
-    }
-    return NULL;
+    return xen_irqs_find(x, "pirqs", "pirq", pirq);
 }
 
 /* xen-event-list's element for @port (new reference), or NULL */
@@ -803,6 +805,346 @@ static void test_hvm_pirq_msix(void)
     xen_stop(x);
 }
 
+/* ----------------------------------------- dom0-style MSI-X (seed 000) */
+
+/*
+ * Seed 000's machine: msix-testdev and the model of Xen's physical IRQ
+ * layer.  MSI-X is left disabled, as a dom0 leaves it: Xen enables it.
+ */
+static Xen *xen_dom0(int smp)
+{
+    Xen *x = xen_domain(smp, 0, "-device xen-physirq "
+                        "-device msix-testdev,id=" TDEV_ID ",addr=04.0");
+    uint8_t cap;
+
+    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    g_assert(x->dev);
+    qpci_device_enable(x->dev);
+    x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    qpci_msix_enable(x->dev);           /* maps the table for the test */
+    cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
+    qpci_config_writew(x->dev, cap + PCI_MSIX_FLAGS,
+                       qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS) &
+                       ~PCI_MSIX_FLAGS_ENABLE);
+    return x;
+}
+
+/* The MSI-X table's BAR, as Linux's xen_initdom_setup_msi_irqs() passes */
+static uint64_t msix_table_bar(Xen *x)
+{
+    int reg = PCI_BASE_ADDRESS_0 + 4 * MSIX_TESTDEV_BAR_MSIX;
+
+    return (qpci_config_readl(x->dev, reg) & PCI_BASE_ADDRESS_MEM_MASK) |
+           (uint64_t)qpci_config_readl(x->dev, reg + 4) << 32;
+}
+
+/* PHYSDEVOP_map_pirq of MSI-X entry @entry of @devfn, as dom0 Linux does */
+static int64_t map_msix(Xen *x, int type, int devfn, int entry,
+                        uint64_t table_base, int *pirq)
+{
+    struct physdev_map_pirq m = {
+        .domid = DOMID_SELF, .type = type, .index = -1, .pirq = -1,
+        .bus = 0, .devfn = devfn, .entry_nr = entry,
+        .table_base = table_base,
+    };
+    int64_t ret = PHYSDEV(x, PHYSDEVOP_map_pirq, m);
+
+    if (pirq) {
+        *pirq = m.pirq;
+    }
+    return ret;
+}
+
+static int64_t unmap_pirq(Xen *x, int pirq)
+{
+    struct physdev_unmap_pirq u = { .domid = DOMID_SELF, .pirq = pirq };
+
+    return PHYSDEV(x, PHYSDEVOP_unmap_pirq, u);
+}
+
+/* x-query-xen-irqs's irq descriptor bound to @pirq (new ref.), or NULL */
+static QDict *irq_desc_of(Xen *x, int pirq)
+{
+    return xen_irqs_find(x, "irqs", "pirq", pirq);
+}
+
+/* The irq in CPU @cpu's vector_irq[@vector] (x-query-xen-irqs), or -1 */
+static int64_t vector_irq(Xen *x, int64_t cpu, int64_t vector)
+{
+    g_autoptr(QDict) info = xen_irqs(x);
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "vector-irq"), e) {
+        QDict *v = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(v, "cpu") == cpu &&
+            qdict_get_int(v, "vector") == vector) {
+            return qdict_get_int(v, "irq");
+        }
+    }
+    return -1;
+}
+
+static bool msix_function_enabled(Xen *x)
+{
+    g_autoptr(QDict) st = msix_query_state(x->qts, TDEV_ID);
+
+    return qdict_get_bool(st, "enabled");
+}
+
+/*
+ * The model's mapping of @entry, seen three ways, must agree: its irq
+ * descriptor (Xen's irq above the GSIs, a vector of Xen's dynamic range
+ * on a CPU), that CPU's vector_irq[], and the MSI-X table entry, read
+ * through the BAR and through x-query-msix, holding the compatibility
+ * message for that CPU's APIC ID and vector (Xen's msi_compose_msg()),
+ * masked.  Returns the descriptor.
+ */
+static QDict *check_mapped(Xen *x, int pirq, int entry)
+{
+    QDict *d = irq_desc_of(x, pirq);
+    g_autoptr(QDict) msix = msix_query_state(x->qts, TDEV_ID);
+    QDict *v = msix_query_vector(msix, entry);
+    int64_t irq, cpu, apic, vector;
+    uint64_t addr;
+    uint32_t data;
+
+    g_assert(d);
+    irq = qdict_get_int(d, "irq");
+    cpu = qdict_get_int(d, "cpu");
+    apic = qdict_get_int(d, "apic-id");
+    vector = qdict_get_int(d, "vector");
+    g_assert_cmpint(irq, >=, 24);           /* above the IOAPIC's GSIs */
+    g_assert_cmpint(vector, >=, 0x20);      /* Xen's dynamic vectors */
+    g_assert_cmpint(vector, <=, 0xdf);
+    g_assert_cmpint(qdict_get_int(d, "entry"), ==, entry);
+    g_assert_cmpint(qdict_get_int(d, "devfn"), ==, TDEV_DEVFN);
+    g_assert_cmpstr(qdict_get_str(d, "device"), ==,
+                    "/machine/peripheral/" TDEV_ID);
+    g_assert_cmpint(vector_irq(x, cpu, vector), ==, irq);
+
+    addr = msix_entry_readl(x->dev, entry, PCI_MSIX_ENTRY_LOWER_ADDR) |
+           (uint64_t)msix_entry_readl(x->dev, entry,
+                                      PCI_MSIX_ENTRY_UPPER_ADDR) << 32;
+    data = msix_entry_readl(x->dev, entry, PCI_MSIX_ENTRY_DATA);
+    g_assert_cmphex(addr, ==, 0xfee00000ULL | apic << 12);
+    g_assert_cmphex(data, ==, 0x4000 | vector);   /* level assert, fixed */
+    g_assert_cmphex(qdict_get_int(v, "address"), ==, addr);
+    g_assert_cmphex(qdict_get_int(v, "data"), ==, data);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(v, "decoded"), "dest-id"),
+                    ==, apic);
+    return d;
+}
+
+/*
+ * Seed 000 step by step: Xen maps the device's MSI-X entry for dom0
+ * (PHYSDEVOP_map_pirq writes the entry), dom0 binds the pirq, and a
+ * message from the device travels do_IRQ: vector_irq[] -> irq -> pirq ->
+ * port -> 2-level pending bits -> upcall, never to the local APIC.
+ */
+static void test_dom0_msix(void)
+{
+    Xen *x = xen_dom0(2);
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    uint64_t bar = msix_table_bar(x);
+    g_autoptr(QDict) d1 = NULL, d3 = NULL, p3 = NULL, p3b = NULL;
+    int pirq1, pirq3, cpu, vector;
+    struct evtchn_bind_pirq bp;
+    struct evtchn_unmask um;
+    struct physdev_eoi eoi;
+    struct physdev_irq_status_query q;
+    uint32_t data;
+
+    qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
+
+    /* PHYSDEVOP_map_pirq: Xen enables MSI-X and programs the entries */
+    g_assert_false(msix_function_enabled(x));
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 1, bar,
+                             &pirq1), ==, 0);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI_SEG, TDEV_DEVFN, 3, bar,
+                             &pirq3), ==, 0);
+    g_assert_cmpint(pirq1, >, 0);
+    g_assert_cmpint(pirq3, >, 0);
+    g_assert_cmpint(pirq1, !=, pirq3);
+    g_assert_true(msix_function_enabled(x));
+    d1 = check_mapped(x, pirq1, 1);
+    d3 = check_mapped(x, pirq3, 3);
+    g_assert_cmpint(qdict_get_int(d1, "irq"), !=, qdict_get_int(d3, "irq"));
+    /* two mappings, two CPUs: the vectors are spread */
+    g_assert_cmpint(qdict_get_int(d1, "cpu"), !=, qdict_get_int(d3, "cpu"));
+    cpu = qdict_get_int(d3, "cpu");
+    vector = qdict_get_int(d3, "vector");
+    g_assert_cmphex(entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    p3 = pirq_info(x, pirq3);
+    g_assert_cmpstr(qdict_get_str(p3, "source"), ==, "dom0-msix");
+    g_assert_cmpint(qdict_get_int(p3, "irq"), ==, qdict_get_int(d3, "irq"));
+    g_assert_cmpint(qdict_get_int(p3, "vector"), ==, 3);
+    g_assert_true(qdict_get_bool(p3, "vector-masked"));
+    {
+        g_autofree char *hmp = qtest_hmp(x->qts, "info xen-irqs");
+        g_autofree char *want = g_strdup_printf(
+            "irq %" PRId64 ": cpu %d (APIC ID %" PRId64 ") vector 0x%02x "
+            "-> pirq %d", qdict_get_int(d3, "irq"), cpu,
+            qdict_get_int(d3, "apic-id"), vector, pirq3);
+
+        g_assert_nonnull(strstr(hmp, want));
+    }
+
+    /* The entry is the model's: the guest's writes are ignored */
+    data = msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA);
+    msix_entry_writel(x->dev, 3, PCI_MSIX_ENTRY_DATA, 0x55);
+    msix_entry_mask(x->dev, 3, false);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA), ==,
+                    data);
+    g_assert_cmphex(entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    /* ...and a second mapping of it is refused */
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 3, bar, NULL),
+                    ==, -EBUSY);
+
+    /* EVTCHNOP_bind_pirq (Linux's startup_pirq()): Xen unmasks */
+    bp = (struct evtchn_bind_pirq) { .pirq = pirq3 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmpuint(port_status(x, bp.port, NULL).status, ==,
+                     EVTCHNSTAT_pirq);
+    g_assert_cmpuint(port_status(x, bp.port, NULL).u.pirq, ==, pirq3);
+    {
+        g_autoptr(QDict) e = event_info(x, bp.port);
+        g_assert_cmpstr(qdict_get_str(e, "type"), ==, "pirq");
+        g_assert_cmpint(qdict_get_int(e, "target"), ==, pirq3);
+    }
+    g_assert_cmphex(entry_ctrl(x, 3), ==, 0);
+
+    /* The device raises entry 3: do_IRQ -> send_guest_pirq -> upcall */
+    g_assert_false(qtest_get_irq(x->qts, 0));
+    raise_vector(x, 3);
+    g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, 3, "sent"), ==, 1);
+    g_assert_false(lapic_irr_has(x->qts, cpu, vector));
+    d3 = (qobject_unref(d3), irq_desc_of(x, pirq3));
+    g_assert_cmpint(qdict_get_int(d3, "count"), ==, 1);
+    p3b = pirq_info(x, pirq3);
+    g_assert_cmpint(qdict_get_int(p3b, "delivered"), ==, 1);
+    g_assert_cmpint(qdict_get_int(p3b, "dropped"), ==, 0);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmphex(pending_sel(x, vi0), ==, 1ULL << (bp.port / 64));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_true(qtest_get_irq(x->qts, 0));
+    g_assert_true(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+
+    /* Again: no second upcall until the guest clears upcall_pending */
+    raise_vector(x, 3);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+    d3 = (qobject_unref(d3), irq_desc_of(x, pirq3));
+    g_assert_cmpint(qdict_get_int(d3, "count"), ==, 2);
+    guest_ack(x, vi0, bp.port);
+
+    /* Port masked: pending only; EVTCHNOP_unmask raises the upcall */
+    set_mask(x, bp.port, true);
+    raise_vector(x, 3);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 0);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+    um = (struct evtchn_unmask) { .port = bp.port };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 2);
+    guest_ack(x, vi0, bp.port);
+
+    /* EOI of an edge MSI pirq: nothing to do, no EOI needed */
+    eoi = (struct physdev_eoi) { .irq = pirq3 };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    q = (struct physdev_irq_status_query) { .irq = pirq3 };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, 0);
+    g_assert_cmpuint(q.flags & XENIRQSTAT_needs_eoi, ==, 0);
+
+    /* Still bound: unmap refused */
+    g_assert_cmpint(unmap_pirq(x, pirq3), ==, -EBUSY);
+
+    /* Close: pending cleared, port mask kept, the entry masked again */
+    set_mask(x, bp.port, true);
+    raise_vector(x, 3);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpint(close_port(x, bp.port), ==, 0);
+    g_assert_false(pending(x, bp.port));
+    g_assert_true(masked(x, bp.port));
+    g_assert_cmphex(entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    raise_vector(x, 3);                 /* held in the PBA */
+    g_assert_true(msix_query_flag(x->qts, TDEV_ID, 3, "pending"));
+    set_mask(x, bp.port, false);
+
+    /* Unmap: the irq, its vector and the entry are released */
+    g_assert_cmpint(unmap_pirq(x, pirq3), ==, 0);
+    g_assert_null(irq_desc_of(x, pirq3));
+    g_assert_cmpint(vector_irq(x, cpu, vector), ==, -1);
+    g_assert_null(pirq_info(x, pirq3));
+    g_assert_cmphex(entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    msix_entry_writel(x->dev, 3, PCI_MSIX_ENTRY_DATA, 0x55);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA), ==,
+                    0x55);
+    g_assert_true(msix_function_enabled(x));    /* entry 1 is mapped */
+    g_assert_cmpint(unmap_pirq(x, pirq3), ==, -ENOENT);
+    g_assert_cmpint(unmap_pirq(x, pirq1), ==, 0);
+    g_assert_false(msix_function_enabled(x));   /* the last one went */
+    xen_stop(x);
+}
+
+/*
+ * Bad input to the dom0-style path gets Xen's errnos, and nothing is
+ * mapped; without the model, MSI types are -EINVAL as for any HVM domain.
+ */
+static void test_dom0_msix_errors(void)
+{
+    Xen *x = xen_dom0(1);
+    uint64_t bar = msix_table_bar(x);
+    uint8_t cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
+    int size = (qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS) &
+                PCI_MSIX_FLAGS_QSIZE) + 1;
+    struct physdev_map_pirq m = {
+        .domid = DOMID + 3, .type = MAP_PIRQ_TYPE_MSI, .index = -1,
+        .pirq = -1, .devfn = TDEV_DEVFN, .table_base = bar,
+    };
+    struct physdev_eoi eoi = { .irq = 0x80000000u };
+    struct physdev_irq_status_query q = { .irq = 0x80000000u };
+
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
+    m = (struct physdev_map_pirq) {
+        .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MSI, .index = 5,
+        .pirq = -1, .devfn = TDEV_DEVFN, .table_base = bar,
+    };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, size, bar,
+                             NULL), ==, -EINVAL);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, -1, bar,
+                             NULL), ==, -EINVAL);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, QPCI_DEVFN(5, 0), 0, bar,
+                             NULL), ==, -ENODEV);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, 0x1234, 0, bar, NULL),
+                    ==, -ENODEV);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MULTI_MSI, TDEV_DEVFN, 0, bar,
+                             NULL), ==, -EINVAL);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 0, 0, NULL),
+                    ==, -EOPNOTSUPP);
+    {
+        g_autoptr(QDict) info = xen_irqs(x);
+        g_assert_true(qlist_empty(qdict_get_qlist(info, "irqs")));
+        g_assert_true(qlist_empty(qdict_get_qlist(info, "pirqs")));
+    }
+    g_assert_false(msix_function_enabled(x));
+    /* pirqs beyond the domain's */
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, -EINVAL);
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, -EINVAL);
+    xen_stop(x);
+
+    x = xen_tdev(1, 0);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 0,
+                             msix_table_bar(x), NULL), ==, -EINVAL);
+    {
+        g_autoptr(QDict) info = xen_irqs(x);
+        g_assert_false(qdict_haskey(info, "irqs"));
+    }
+    xen_stop(x);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -815,5 +1157,7 @@ int main(int argc, char **argv)
                    test_callback_vector_resend);
     qtest_add_func("/xen/upcall/vcpu-vector", test_vcpu_upcall_vector);
     qtest_add_func("/xen/pirq/hvm-msix", test_hvm_pirq_msix);
+    qtest_add_func("/xen/pirq/dom0-msix", test_dom0_msix);
+    qtest_add_func("/xen/pirq/dom0-msix-errors", test_dom0_msix_errors);
     return g_test_run();
 }

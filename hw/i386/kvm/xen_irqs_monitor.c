@@ -15,6 +15,7 @@
 #include "monitor/monitor.h"
 
 #include "xen_evtchn.h"
+#include "xen_physirq.h"
 #include "xen_upcall.h"
 
 static void add_pirq(const XenEvtchnPirqState *st, void *opaque)
@@ -23,7 +24,9 @@ static void add_pirq(const XenEvtchnPirqState *st, void *opaque)
     XenPirqInfo *info = g_new0(XenPirqInfo, 1);
 
     info->pirq = st->pirq;
-    if (st->gsi >= 0) {
+    if (st->is_pt) {
+        xen_physirq_query_pirq(st->pirq, info);
+    } else if (st->gsi >= 0) {
         info->source = XEN_PIRQ_SOURCE_GSI;
         info->has_gsi = true;
         info->gsi = st->gsi;
@@ -72,6 +75,7 @@ XenIrqsInfo *qmp_x_query_xen_irqs(Error **errp)
         }
         QAPI_LIST_APPEND(vcpu_tail, v);
     }
+    xen_physirq_query(info);
     return info;
 }
 
@@ -81,6 +85,7 @@ void hmp_info_xen_irqs(Monitor *mon, const QDict *qdict)
     g_autoptr(XenIrqsInfo) info = qmp_x_query_xen_irqs(&err);
     XenPirqInfoList *p;
     XenVcpuUpcallInfoList *v;
+    XenIrqDescInfoList *d;
 
     if (hmp_handle_error(mon, err)) {
         return;
@@ -94,6 +99,9 @@ void hmp_info_xen_irqs(Monitor *mon, const QDict *qdict)
                        XenPirqSource_str(i->source));
         if (i->has_gsi) {
             monitor_printf(mon, "gsi %-2u ", i->gsi);
+        }
+        if (i->has_irq) {
+            monitor_printf(mon, "irq %u ", i->irq);
         }
         if (i->device) {
             monitor_printf(mon, "%s vector %u%s ", i->device, i->vector,
@@ -112,5 +120,16 @@ void hmp_info_xen_irqs(Monitor *mon, const QDict *qdict)
                        " injections %" PRIu64 "\n", i->vcpu, i->upcall_vector,
                        i->asserted ? " ASSERTED" : "", i->upcalls,
                        i->injections);
+    }
+    /* vector_irq[] is these descriptors' (cpu, vector), so one line each */
+    for (d = info->irqs; d; d = d->next) {
+        XenIrqDescInfo *i = d->value;
+
+        monitor_printf(mon, "irq %u: cpu %u (APIC ID %u) vector 0x%02x "
+                       "-> pirq %u  %02x:%02x.%x entry %u%s%s  count %"
+                       PRIu64 "\n", i->irq, i->cpu, i->apic_id, i->vector,
+                       i->pirq, i->bus, PCI_SLOT(i->devfn),
+                       PCI_FUNC(i->devfn), i->entry, i->device ? " " : "",
+                       i->device ?: "", i->count);
     }
 }

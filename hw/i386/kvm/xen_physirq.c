@@ -1,0 +1,666 @@
+/*
+ * QEMU Xen emulation: a model of Xen's physical IRQ layer, for
+ * dom0-style MSI-X
+ *
+ * A Xen dom0 does not program its devices' MSI-X table entries (seed 000
+ * of irqlab's study notes).  Linux's xen_initdom_setup_msi_irqs() asks
+ * Xen with PHYSDEVOP_map_pirq, naming the device (bus/devfn, the segment
+ * in the high bits of bus for MAP_PIRQ_TYPE_MSI_SEG), the table entry
+ * (entry_nr) and the BAR that holds the table (table_base).  Xen
+ * (xen/arch/x86/irq.c, msi.c):
+ *
+ *   allocate_and_map_msi_pirq()
+ *     create_irq()             one of Xen's own irqs, above the GSIs
+ *     map_domain_pirq()        the irq bound to the domain's pirq
+ *       pci_enable_msi()       MSI-X enabled on the function
+ *         setup_msi_irq()      assign_irq_vector(): a vector on a CPU,
+ *                              recorded in that CPU's vector_irq[];
+ *                              the message for that CPU and vector
+ *                              written into the entry, masked
+ *
+ * dom0 binds the pirq (Linux's startup_pirq(), EVTCHNOP_bind_pirq); Xen's
+ * pirq_guest_bind() unmasks the entry.  When the device sends the
+ * message, Xen's do_IRQ() looks the vector up in the receiving CPU's
+ * vector_irq[], finds the irq's descriptor, sees it bound to a guest
+ * (__do_IRQ_guest()) and sends the domain's pirq to its port
+ * (send_guest_pirq()).  Closing the port masks the entry again
+ * (pirq_guest_unbind()); PHYSDEVOP_unmap_pirq frees it all.
+ *
+ * This device models that layer for the one emulated domain, with the
+ * emulated machine's CPUs and local APICs standing in for the host's:
+ * with it (`-device xen-physirq`), PHYSDEVOP_map_pirq of an MSI type
+ * takes the path above, a message whose physical destination and vector
+ * are in a vector_irq[] is claimed through the MSI interceptor chain and
+ * never reaches that local APIC, and the entries the model programs are
+ * owned by it: the guest's writes to them are ignored and logged, as Xen
+ * ignores dom0's (its MSI-X table pages are read-only to dom0).
+ *
+ * Deliberate differences from Xen, also in docs/xen-model.rst:
+ *  - MSI-X only: a plain MSI capability (table_base 0) is -EOPNOTSUPP;
+ *    MAP_PIRQ_TYPE_MULTI_MSI, which Xen has for multi-message MSI, is
+ *    -EINVAL with a table_base as in Xen, else -EOPNOTSUPP;
+ *  - index must be -1 (a new irq); Xen also maps an existing irq;
+ *  - the vector is taken on the CPU with the fewest (the lowest CPU on a
+ *    tie), the lowest free one in Xen's dynamic range; Xen takes the
+ *    first CPU of the irq's affinity with a free vector and spreads
+ *    vectors across priority classes;
+ *  - one PCI segment (0), as the emulated machine has.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qapi/error.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "hw/i386/apic-msidef.h"
+#include "hw/i386/pc.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msi-intercept.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/pci_host.h"
+#include "hw/qdev-core.h"
+#include "hw/resettable.h"
+#include "migration/vmstate.h"
+#include "qom/object.h"
+#include "system/reset.h"
+#include "target/i386/cpu.h"
+#include "trace.h"
+
+#include "xen_evtchn.h"
+#include "xen_physirq.h"
+
+/* Xen's dynamic vector range (xen/arch/x86/include/asm/irq-vectors.h) */
+#define XEN_FIRST_DYNAMIC_VECTOR    0x20
+#define XEN_LAST_DYNAMIC_VECTOR     0xdf
+#define XEN_NR_VECTORS              256
+/* Xen's irqs above the GSIs (nr_irqs_gsi): the emulated IOAPIC's pins */
+#define XEN_NR_IRQS_GSI             IOAPIC_NUM_PINS
+/* How many irqs the model can create */
+#define XEN_PHYSIRQ_NR_IRQS         256
+/* A vector_irq[] slot with no irq (Xen: IRQ_VECTOR_UNASSIGNED) */
+#define VECTOR_UNASSIGNED           (-1)
+
+OBJECT_DECLARE_SIMPLE_TYPE(XenPhysIrqState, XEN_PHYSIRQ)
+
+/* One CPU's vector_irq[]: vector -> Xen's irq, or VECTOR_UNASSIGNED */
+typedef int16_t XenVectorIrq[XEN_NR_VECTORS];
+
+/* One of Xen's irqs: struct irq_desc, its arch part and its MSI entry */
+typedef struct XenIrqDesc {
+    /* The domain's pirq bound to the irq; 0: the descriptor is free */
+    uint32_t pirq;
+    /* The CPU (vCPU index) and vector assigned (Xen's arch.cpu_mask) */
+    uint32_t cpu;
+    uint8_t vector;
+    /* The MSI-X table entry (Xen's msi_desc): segment 0, bus, devfn */
+    uint8_t bus;
+    uint8_t devfn;
+    uint16_t entry;
+    /* Messages routed to the pirq (Xen: the irq's kstat count) */
+    uint64_t count;
+} XenIrqDesc;
+
+struct XenPhysIrqState {
+    DeviceState parent_obj;
+
+    /* Xen's irq XEN_NR_IRQS_GSI + i is desc[i] (migrated) */
+    XenIrqDesc desc[XEN_PHYSIRQ_NR_IRQS];
+
+    /* Each CPU's vector_irq[], rebuilt from desc[] */
+    uint32_t nr_cpus;
+    XenVectorIrq *vector_irq;
+    /* Descriptors in use, rebuilt from desc[] */
+    uint32_t nr_mapped;
+};
+
+static XenPhysIrqState *xen_physirq_singleton;
+
+bool xen_physirq_present(void)
+{
+    return xen_physirq_singleton != NULL;
+}
+
+static int desc_irq(XenPhysIrqState *s, const XenIrqDesc *d)
+{
+    return XEN_NR_IRQS_GSI + (d - s->desc);
+}
+
+static uint32_t cpu_apic_id(uint32_t cpu)
+{
+    CPUState *cs = qemu_get_cpu(cpu);
+
+    return cs ? CPU_GET_CLASS(cs)->get_arch_id(cs) : 0;
+}
+
+/* The device of @d's entry, looked up each time (no pointer to go stale) */
+static PCIDevice *desc_device(const XenIrqDesc *d)
+{
+    PCMachineState *pcms = PC_MACHINE(qdev_get_machine());
+
+    return pci_find_device(pcms->pcibus, d->bus, d->devfn);
+}
+
+static XenIrqDesc *desc_of_pirq(XenPhysIrqState *s, int pirq)
+{
+    unsigned i;
+
+    for (i = 0; pirq > 0 && i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        if (s->desc[i].pirq == pirq) {
+            return &s->desc[i];
+        }
+    }
+    return NULL;
+}
+
+static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
+                                 uint8_t devfn, unsigned entry)
+{
+    unsigned i;
+
+    for (i = 0; s->nr_mapped && i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        XenIrqDesc *d = &s->desc[i];
+
+        if (d->pirq && d->bus == bus && d->devfn == devfn &&
+            d->entry == entry) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static bool device_has_mapping(XenPhysIrqState *s, uint8_t bus,
+                               uint8_t devfn)
+{
+    unsigned i;
+
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        if (s->desc[i].pirq && s->desc[i].bus == bus &&
+            s->desc[i].devfn == devfn) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Xen's __assign_irq_vector(): a free vector of the dynamic range on the
+ * CPU with the fewest in use (the lowest CPU on a tie), lowest first.
+ */
+static bool assign_irq_vector(XenPhysIrqState *s, XenIrqDesc *d)
+{
+    unsigned best_used = UINT_MAX, cpu, v;
+    int best_cpu = -1;
+
+    for (cpu = 0; cpu < s->nr_cpus; cpu++) {
+        unsigned used = 0;
+
+        if (!qemu_get_cpu(cpu)) {
+            continue;
+        }
+        for (v = XEN_FIRST_DYNAMIC_VECTOR; v <= XEN_LAST_DYNAMIC_VECTOR; v++) {
+            used += s->vector_irq[cpu][v] != VECTOR_UNASSIGNED;
+        }
+        if (used < best_used) {
+            best_used = used;
+            best_cpu = cpu;
+        }
+    }
+    if (best_cpu < 0) {
+        return false;
+    }
+    for (v = XEN_FIRST_DYNAMIC_VECTOR; v <= XEN_LAST_DYNAMIC_VECTOR; v++) {
+        if (s->vector_irq[best_cpu][v] == VECTOR_UNASSIGNED) {
+            s->vector_irq[best_cpu][v] = desc_irq(s, d);
+            d->cpu = best_cpu;
+            d->vector = v;
+            trace_xen_physirq_assign_vector(desc_irq(s, d), best_cpu,
+                                            cpu_apic_id(best_cpu), v);
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Xen's msi_compose_msg(): fixed delivery, edge, physical destination
+ * mode, the CPU's APIC ID in the destination ID bits.
+ */
+static MSIMessage msi_compose_msg(const XenIrqDesc *d)
+{
+    return (MSIMessage) {
+        .address = APIC_DEFAULT_ADDRESS |
+                   cpu_apic_id(d->cpu) << MSI_ADDR_DEST_ID_SHIFT,
+        .data = 1 << MSI_DATA_LEVEL_SHIFT | d->vector,
+    };
+}
+
+/* Set or clear the function's MSI-X Enable bit, as a config write. */
+static void set_msix_enable(PCIDevice *dev, bool enable)
+{
+    uint32_t addr = dev->msix_cap + PCI_MSIX_FLAGS;
+    uint16_t ctrl = pci_get_word(dev->config + addr);
+
+    ctrl = enable ? ctrl | PCI_MSIX_FLAGS_ENABLE
+                  : ctrl & ~PCI_MSIX_FLAGS_ENABLE;
+    pci_host_config_write_common(dev, addr, pci_config_size(dev), ctrl, 2);
+}
+
+static void free_desc(XenPhysIrqState *s, XenIrqDesc *d)
+{
+    s->vector_irq[d->cpu][d->vector] = VECTOR_UNASSIGNED;
+    memset(d, 0, sizeof(*d));
+    s->nr_mapped--;
+}
+
+static int map_error(int err, const char *why)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "xen: PHYSDEVOP_map_pirq: %s\n", why);
+    trace_xen_physirq_map_error(err, why);
+    return err;
+}
+
+int xen_physirq_map_msi(const struct physdev_map_pirq *map, int pirq)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    uint32_t seg = 0, bus = map->bus;
+    PCIDevice *dev;
+    XenIrqDesc *d = NULL;
+    pcibus_t bar;
+    unsigned i;
+
+    assert(s && bql_locked());
+
+    if (map->type == MAP_PIRQ_TYPE_MSI_SEG ||
+        map->type == MAP_PIRQ_TYPE_MULTI_MSI) {
+        seg = (uint32_t)map->bus >> 16;
+        bus = map->bus & 0xffff;
+    }
+    if (map->type == MAP_PIRQ_TYPE_MULTI_MSI && map->table_base) {
+        return map_error(-EINVAL, "multi-message MSI has no MSI-X table");
+    }
+    if (!map->table_base) {
+        qemu_log_mask(LOG_UNIMP, "xen: PHYSDEVOP_map_pirq: MSI (no "
+                      "table_base) is not modelled, only MSI-X\n");
+        trace_xen_physirq_map_error(-EOPNOTSUPP, "MSI is not modelled");
+        return -EOPNOTSUPP;
+    }
+    if (map->index != -1) {
+        return map_error(-EINVAL, "index is not -1 (a new irq)");
+    }
+    if (seg || bus > 0xff || map->devfn < 0 || map->devfn > 0xff) {
+        return map_error(-ENODEV, "no such PCI segment, bus or devfn");
+    }
+    dev = pci_find_device(PC_MACHINE(qdev_get_machine())->pcibus, bus,
+                          map->devfn);
+    if (!dev || !msix_present(dev)) {
+        return map_error(-ENODEV, "no PCI device with MSI-X there");
+    }
+    if (map->entry_nr < 0 || map->entry_nr >= dev->msix_entries_nr) {
+        return map_error(-EINVAL, "entry_nr beyond the MSI-X table");
+    }
+    bar = pci_get_bar_addr(dev, pci_get_long(dev->config + dev->msix_cap +
+                                             PCI_MSIX_TABLE) &
+                                PCI_MSIX_TABLE_BIR);
+    if (map->table_base != bar) {
+        /* Xen warns and goes on with the BAR it reads (WARN_ON) */
+        qemu_log_mask(LOG_GUEST_ERROR, "xen: PHYSDEVOP_map_pirq: table_base "
+                      "0x%" PRIx64 " is not the table's BAR at 0x%" PRIx64
+                      "\n", (uint64_t)map->table_base, (uint64_t)bar);
+    }
+    if (desc_of_entry(s, bus, map->devfn, map->entry_nr)) {
+        return map_error(-EBUSY, "MSI-X entry already mapped");
+    }
+
+    /* create_irq(): the lowest free irq above the GSIs */
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS && !d; i++) {
+        if (!s->desc[i].pirq) {
+            d = &s->desc[i];
+        }
+    }
+    if (!d) {
+        return map_error(-ENOSPC, "no free irq");
+    }
+    if (!assign_irq_vector(s, d)) {
+        return map_error(-ENOSPC, "no free vector");
+    }
+    d->pirq = pirq;
+    d->bus = bus;
+    d->devfn = map->devfn;
+    d->entry = map->entry_nr;
+    s->nr_mapped++;
+    trace_xen_physirq_map(pirq, desc_irq(s, d), dev->name, d->entry);
+
+    /* pci_enable_msi() -> msix_capability_init() -> setup_msi_irq() */
+    if (!msix_enabled(dev)) {
+        set_msix_enable(dev, true);
+    }
+    trace_xen_physirq_write_entry(dev->name, d->entry,
+                                  msi_compose_msg(d).address,
+                                  msi_compose_msg(d).data);
+    msix_write_entry(dev, d->entry, msi_compose_msg(d), true);
+    return 0;
+}
+
+int xen_physirq_unmap(int pirq)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+    uint8_t bus, devfn;
+    PCIDevice *dev;
+
+    if (!d) {
+        /* The device went away or the machine was reset: nothing left */
+        return 0;
+    }
+    dev = desc_device(d);
+    bus = d->bus;
+    devfn = d->devfn;
+    trace_xen_physirq_unmap(pirq, desc_irq(s, d));
+    if (dev) {
+        /* __pci_disable_msix(): the entry masked, released */
+        msix_set_mask(dev, d->entry, true);
+    }
+    free_desc(s, d);
+    if (dev && !device_has_mapping(s, bus, devfn)) {
+        set_msix_enable(dev, false);
+    }
+    return 0;
+}
+
+static void guest_mask(int pirq, bool masked)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+    PCIDevice *dev = d ? desc_device(d) : NULL;
+
+    if (dev) {
+        trace_xen_physirq_guest_mask(pirq, dev->name, d->entry, masked);
+        msix_set_mask(dev, d->entry, masked);
+    }
+}
+
+void xen_physirq_guest_bind(int pirq)
+{
+    guest_mask(pirq, false);
+}
+
+void xen_physirq_guest_unbind(int pirq)
+{
+    guest_mask(pirq, true);
+}
+
+/*
+ * Xen's do_IRQ() for a message: the receiving CPU's vector_irq[] ->
+ * irq -> descriptor -> the domain's pirq -> send_guest_pirq().  Only a
+ * fixed, physical-destination message to the local APIC window can be
+ * one; everything else goes on to the APIC as usual.
+ */
+static bool xen_physirq_do_irq(PCIDevice *dev, uint64_t address,
+                               uint32_t data)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    uint8_t vector = data & MSI_DATA_VECTOR_MASK;
+    CPUState *cs;
+    XenIrqDesc *d;
+    int irq;
+
+    if (!s->nr_mapped ||
+        (address & ~(uint64_t)MSI_ADDR_DEST_ID_MASK) != APIC_DEFAULT_ADDRESS ||
+        (data >> MSI_DATA_DELIVERY_MODE_SHIFT) & 7) {
+        return false;
+    }
+    cs = cpu_by_arch_id((address & MSI_ADDR_DEST_ID_MASK) >>
+                        MSI_ADDR_DEST_ID_SHIFT);
+    if (!cs || cs->cpu_index >= s->nr_cpus) {
+        return false;
+    }
+    irq = s->vector_irq[cs->cpu_index][vector];
+    if (irq == VECTOR_UNASSIGNED) {
+        return false;
+    }
+    d = &s->desc[irq - XEN_NR_IRQS_GSI];
+    d->count++;
+    trace_xen_physirq_do_irq(cs->cpu_index, vector, irq, d->pirq);
+    xen_evtchn_send_guest_pirq(d->pirq);
+    return true;
+}
+
+static bool xen_physirq_owns_entry(PCIDevice *dev, unsigned vector)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+
+    return desc_of_entry(s, pci_dev_bus_num(dev), dev->devfn, vector);
+}
+
+/* A device going away takes its mappings with it; the pirqs stay. */
+static void xen_physirq_device_removed(PCIDevice *dev)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    uint8_t bus = pci_dev_bus_num(dev);
+    unsigned i;
+
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        if (s->desc[i].pirq && s->desc[i].bus == bus &&
+            s->desc[i].devfn == dev->devfn) {
+            free_desc(s, &s->desc[i]);
+        }
+    }
+}
+
+static PCIMSIInterceptor xen_physirq_interceptor = {
+    .name = "xen-physirq",
+    .deliver = xen_physirq_do_irq,
+    .owns_entry = xen_physirq_owns_entry,
+    .device_removed = xen_physirq_device_removed,
+};
+
+/* The monitor */
+
+void xen_physirq_query_pirq(int pirq, XenPirqInfo *info)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+    PCIDevice *dev = d ? desc_device(d) : NULL;
+
+    info->source = XEN_PIRQ_SOURCE_DOM0_MSIX;
+    if (!d) {
+        return;
+    }
+    info->has_irq = true;
+    info->irq = desc_irq(s, d);
+    info->has_vector = true;
+    info->vector = d->entry;
+    if (dev) {
+        info->device = object_get_canonical_path(OBJECT(dev));
+        info->has_vector_masked = true;
+        info->vector_masked = msix_is_masked(dev, d->entry);
+    }
+}
+
+void xen_physirq_query(XenIrqsInfo *info)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDescInfoList **desc_tail = &info->irqs;
+    XenVectorIrqInfoList **vec_tail = &info->vector_irq;
+    unsigned i, cpu, v;
+
+    if (!s) {
+        return;
+    }
+    info->has_irqs = true;
+    info->has_vector_irq = true;
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        XenIrqDesc *d = &s->desc[i];
+        PCIDevice *dev;
+        XenIrqDescInfo *di;
+
+        if (!d->pirq) {
+            continue;
+        }
+        dev = desc_device(d);
+        di = g_new0(XenIrqDescInfo, 1);
+        di->irq = desc_irq(s, d);
+        di->pirq = d->pirq;
+        di->cpu = d->cpu;
+        di->apic_id = cpu_apic_id(d->cpu);
+        di->vector = d->vector;
+        di->bus = d->bus;
+        di->devfn = d->devfn;
+        di->entry = d->entry;
+        di->device = dev ? object_get_canonical_path(OBJECT(dev)) : NULL;
+        di->count = d->count;
+        QAPI_LIST_APPEND(desc_tail, di);
+    }
+    for (cpu = 0; cpu < s->nr_cpus; cpu++) {
+        for (v = 0; v < XEN_NR_VECTORS; v++) {
+            XenVectorIrqInfo *vi;
+
+            if (s->vector_irq[cpu][v] == VECTOR_UNASSIGNED) {
+                continue;
+            }
+            vi = g_new0(XenVectorIrqInfo, 1);
+            vi->cpu = cpu;
+            vi->vector = v;
+            vi->irq = s->vector_irq[cpu][v];
+            QAPI_LIST_APPEND(vec_tail, vi);
+        }
+    }
+}
+
+/* The device */
+
+static void rebuild_vector_irq(XenPhysIrqState *s)
+{
+    unsigned i, cpu, v;
+
+    for (cpu = 0; cpu < s->nr_cpus; cpu++) {
+        for (v = 0; v < XEN_NR_VECTORS; v++) {
+            s->vector_irq[cpu][v] = VECTOR_UNASSIGNED;
+        }
+    }
+    s->nr_mapped = 0;
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        XenIrqDesc *d = &s->desc[i];
+
+        if (d->pirq) {
+            s->vector_irq[d->cpu][d->vector] = desc_irq(s, d);
+            s->nr_mapped++;
+        }
+    }
+}
+
+static void xen_physirq_realize(DeviceState *dev, Error **errp)
+{
+    XenPhysIrqState *s = XEN_PHYSIRQ(dev);
+
+    if (xen_mode != XEN_EMULATE) {
+        error_setg(errp, "xen-physirq needs Xen emulation "
+                   "(-accel tcg,xen-version=0x4000a or similar)");
+        return;
+    }
+    if (xen_physirq_singleton) {
+        error_setg(errp, "only one xen-physirq may exist");
+        return;
+    }
+    if (!object_dynamic_cast(qdev_get_machine(), TYPE_PC_MACHINE)) {
+        error_setg(errp, "xen-physirq needs a PC machine");
+        return;
+    }
+    s->nr_cpus = MACHINE(qdev_get_machine())->smp.max_cpus;
+    s->vector_irq = g_new(XenVectorIrq, s->nr_cpus);
+    rebuild_vector_irq(s);
+    xen_physirq_singleton = s;
+    pci_msi_interceptor_register(&xen_physirq_interceptor);
+    /* Not on a bus: the machine's reset reaches it this way. */
+    qemu_register_resettable(OBJECT(dev));
+}
+
+/* A reset machine has no mappings: Xen's state for a new domain. */
+static void xen_physirq_reset_hold(Object *obj, ResetType type)
+{
+    XenPhysIrqState *s = XEN_PHYSIRQ(obj);
+
+    memset(s->desc, 0, sizeof(s->desc));
+    rebuild_vector_irq(s);
+}
+
+static int xen_physirq_post_load(void *opaque, int version_id)
+{
+    XenPhysIrqState *s = opaque;
+    unsigned i;
+
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        XenIrqDesc *d = &s->desc[i];
+
+        if (d->pirq && (d->cpu >= s->nr_cpus ||
+                        d->vector < XEN_FIRST_DYNAMIC_VECTOR ||
+                        d->vector > XEN_LAST_DYNAMIC_VECTOR)) {
+            return -EINVAL;
+        }
+        if (d->pirq) {
+            xen_evtchn_restore_pt_pirq(d->pirq);
+        }
+    }
+    rebuild_vector_irq(s);
+    return 0;
+}
+
+static const VMStateDescription xen_irq_desc_vmstate = {
+    .name = "xen-physirq/irq-desc",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(pirq, XenIrqDesc),
+        VMSTATE_UINT32(cpu, XenIrqDesc),
+        VMSTATE_UINT8(vector, XenIrqDesc),
+        VMSTATE_UINT8(bus, XenIrqDesc),
+        VMSTATE_UINT8(devfn, XenIrqDesc),
+        VMSTATE_UINT16(entry, XenIrqDesc),
+        VMSTATE_UINT64(count, XenIrqDesc),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription xen_physirq_vmstate = {
+    .name = "xen-physirq",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = xen_physirq_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(desc, XenPhysIrqState, XEN_PHYSIRQ_NR_IRQS, 1,
+                             xen_irq_desc_vmstate, XenIrqDesc),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static void xen_physirq_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    dc->realize = xen_physirq_realize;
+    dc->vmsd = &xen_physirq_vmstate;
+    dc->hotpluggable = false;
+    dc->desc = "Xen emulation: Xen's physical IRQ layer, for dom0-style "
+               "PHYSDEVOP_map_pirq of MSI-X entries";
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    rc->phases.hold = xen_physirq_reset_hold;
+}
+
+static const TypeInfo xen_physirq_info = {
+    .name = TYPE_XEN_PHYSIRQ,
+    .parent = TYPE_DEVICE,
+    .instance_size = sizeof(XenPhysIrqState),
+    .class_init = xen_physirq_class_init,
+};
+
+static void xen_physirq_register_types(void)
+{
+    type_register_static(&xen_physirq_info);
+}
+
+type_init(xen_physirq_register_types)
