@@ -33,6 +33,15 @@ void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
     msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_DATA, data);
 }
 
+void msix_copy_mapping(QPCIDevice *dst, const QPCIDevice *src)
+{
+    dst->msix_enabled = src->msix_enabled;
+    dst->msix_table_bar = src->msix_table_bar;
+    dst->msix_table_off = src->msix_table_off;
+    dst->msix_pba_bar = src->msix_pba_bar;
+    dst->msix_pba_off = src->msix_pba_off;
+}
+
 void msix_entry_mask(QPCIDevice *dev, int vector, bool masked)
 {
     msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_VECTOR_CTRL,

@@ -70,6 +70,13 @@ void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
 void msix_entry_mask(QPCIDevice *dev, int vector, bool masked);
 
 /*
+ * After migration: @dst, the same device in the destination, takes the
+ * MSI-X table and PBA mapping qpci_msix_enable() made for @src (the
+ * BARs came across with the device's configuration space).
+ */
+void msix_copy_mapping(QPCIDevice *dst, const QPCIDevice *src);
+
+/*
  * Where a message ended up: the IRR line of `info lapic @cpu` (newly
  * allocated), and whether it lists @vector.
  */

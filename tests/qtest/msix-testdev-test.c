@@ -19,6 +19,7 @@
 #include "qobject/qdict.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "hw/misc/msix-testdev-regs.h"
+#include "irqlab-migrate.h"
 #include "msix-query.h"
 
 #define TDEV_DEVFN      QPCI_DEVFN(4, 0)
@@ -618,26 +619,6 @@ static void test_reset_and_flr(void)
     tdev_stop(t);
 }
 
-/* Wait until query-migrate on @qts says "completed". */
-static void wait_migrated(QTestState *qts)
-{
-    gint64 end = g_get_monotonic_time() + WAIT_US;
-
-    for (;;) {
-        g_autoptr(QDict) resp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
-        QDict *ret = qdict_get_qdict(resp, "return");
-        const char *status = qdict_haskey(ret, "status") ?
-                             qdict_get_str(ret, "status") : "none";
-
-        g_assert_cmpstr(status, !=, "failed");
-        if (!strcmp(status, "completed")) {
-            return;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_usleep(1000);
-    }
-}
-
 /*
  * Migration mid-run: with completions held back by completion-delay-ns
  * and a masked vector holding a pending message, save to a file, restore
@@ -689,24 +670,13 @@ static void test_migration(void)
     cids[1] = queue_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
     ring_sq(t, 1);
 
-    qobject_unref(qtest_qmp_assert_success_ref(t->qts,
-                  "{'execute': 'migrate', 'arguments': {'uri': %s}}", uri));
-    wait_migrated(t->qts);
-
     /* The destination: same devices, the guest's view carried over. */
     d->qs = qtest_pc_boot("-machine q35 -nodefaults -device msix-testdev,id="
                           TDEV_ID ",addr=04.0%s -incoming defer", props);
     d->qts = d->qs->qts;
-    qobject_unref(qtest_qmp_assert_success_ref(d->qts,
-                  "{'execute': 'migrate-incoming', 'arguments': {'uri': %s}}",
-                  uri));
-    wait_migrated(d->qts);
+    migrate_through_file(t->qts, d->qts, uri);
     d->dev = qpci_device_find(d->qs->pcibus, TDEV_DEVFN);
-    d->dev->msix_enabled = true;
-    d->dev->msix_table_bar = t->dev->msix_table_bar;
-    d->dev->msix_table_off = t->dev->msix_table_off;
-    d->dev->msix_pba_bar = t->dev->msix_pba_bar;
-    d->dev->msix_pba_off = t->dev->msix_pba_off;
+    msix_copy_mapping(d->dev, t->dev);
     d->bar = t->bar;
     memcpy(d->sq, t->sq, sizeof(d->sq));
     memcpy(d->cq, t->cq, sizeof(d->cq));

@@ -34,6 +34,7 @@
 #include "hw/xen/interface/version.h"
 #include "hw/xen/interface/hvm/hvm_op.h"
 #include "hw/xen/interface/hvm/params.h"
+#include "irqlab-migrate.h"
 #include "msix-query.h"
 
 #define XEN_VERSION         0x4000a
@@ -294,17 +295,24 @@ static QOSState * G_GNUC_PRINTF(1, 2) boot(const char *fmt, ...)
     return qs;
 }
 
-/* @smp vCPUs, @pirqs pirqs (0: the default), then options @extra */
-static Xen *xen_start(int smp, int pirqs, const char *extra)
+/* The command line: @smp vCPUs, @pirqs pirqs (0: default), @extra */
+static char *xen_args(int smp, int pirqs, const char *extra)
 {
-    Xen *x = g_new0(Xen, 1);
     g_autofree char *max_pirq = pirqs ?
         g_strdup_printf(",xen-evtchn-max-pirq=%d", pirqs) : g_strdup("");
 
-    x->qs = boot("-machine q35 -nodefaults -smp %d "
-                 "-accel qtest,xen-version=%d%s "
-                 "-device xen-hypercall-port %s",
-                 smp, XEN_VERSION, max_pirq, extra ?: "");
+    return g_strdup_printf("-machine q35 -nodefaults -smp %d "
+                           "-accel qtest,xen-version=%d%s "
+                           "-device xen-hypercall-port %s",
+                           smp, XEN_VERSION, max_pirq, extra ?: "");
+}
+
+static Xen *xen_start(int smp, int pirqs, const char *extra)
+{
+    Xen *x = g_new0(Xen, 1);
+    g_autofree char *args = xen_args(smp, pirqs, extra);
+
+    x->qs = boot("%s", args);
     x->qts = x->qs->qts;
     g_assert_cmphex(qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_ID), ==,
                     XEN_HCALL_PORT_ID_VALUE);
@@ -811,10 +819,12 @@ static void test_hvm_pirq_msix(void)
  * Seed 000's machine: msix-testdev and the model of Xen's physical IRQ
  * layer.  MSI-X is left disabled, as a dom0 leaves it: Xen enables it.
  */
+#define DOM0_DEVICES \
+    "-device xen-physirq -device msix-testdev,id=" TDEV_ID ",addr=04.0"
+
 static Xen *xen_dom0(int smp)
 {
-    Xen *x = xen_domain(smp, 0, "-device xen-physirq "
-                        "-device msix-testdev,id=" TDEV_ID ",addr=04.0");
+    Xen *x = xen_domain(smp, 0, DOM0_DEVICES);
     uint8_t cap;
 
     x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
@@ -1145,6 +1155,101 @@ static void test_dom0_msix_errors(void)
     xen_stop(x);
 }
 
+/*
+ * Migration with an event pending on a masked port and a dom0-style pirq
+ * bound with its event pending: saved to a file, loaded into a second
+ * QEMU, nothing is lost.  The port states and bits, the upcall state, the
+ * model's irq descriptors and the owned entry come across; unmasking
+ * raises the upcall there, and the device's next message takes the same
+ * vector_irq -> irq -> pirq -> port path.
+ */
+static void test_migration(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("xen-evtchn-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s/state", dir);
+    g_autofree char *state = g_strdup_printf("%s/state", dir);
+    g_autofree char *args = xen_args(2, 0, DOM0_DEVICES " -incoming defer");
+    Xen *x = xen_dom0(2);
+    Xen *d = g_new0(Xen, 1);
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    g_autoptr(QDict) before = NULL, after = NULL;
+    struct evtchn_bind_pirq bp;
+    struct evtchn_unmask um;
+    uint32_t ipi, data;
+    int pirq;
+
+    ipi = bind_ipi(x, 0);
+    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 3,
+                             msix_table_bar(x), &pirq), ==, 0);
+    bp = (struct evtchn_bind_pirq) { .pirq = pirq };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    raise_vector(x, 3);                         /* pending, upcall raised */
+    set_mask(x, ipi, true);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);  /* pending, masked */
+    g_assert_true(pending(x, bp.port));
+    g_assert_true(pending(x, ipi));
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+    before = irq_desc_of(x, pirq);
+    data = msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA);
+
+    d->qs = boot("%s", args);
+    d->qts = d->qs->qts;
+    migrate_through_file(x->qts, d->qts, uri);
+    d->arg = x->arg;
+    d->shinfo = x->shinfo;
+    d->dev = qpci_device_find(d->qs->pcibus, TDEV_DEVFN);
+    msix_copy_mapping(d->dev, x->dev);
+    d->bar = x->bar;
+    xen_stop(x);
+
+    /* Port states, pending and mask bits, upcall state */
+    g_assert_cmpuint(port_status(d, ipi, NULL).status, ==, EVTCHNSTAT_ipi);
+    g_assert_cmpuint(port_status(d, bp.port, NULL).status, ==,
+                     EVTCHNSTAT_pirq);
+    g_assert_cmpuint(port_status(d, bp.port, NULL).u.pirq, ==, pirq);
+    {
+        g_autoptr(QDict) e = event_info(d, ipi);
+        g_assert_true(qdict_get_bool(e, "pending"));
+        g_assert_true(qdict_get_bool(e, "masked"));
+    }
+    g_assert_cmpuint(upcall_pending(d, vi0), ==, 1);
+    g_assert_cmpint(vcpu_stat(d, 0, "upcalls"), ==, 1);
+    g_assert_true(vcpu_stat(d, 0, "asserted"));
+
+    /* The model's state: same irq, CPU, vector, count; entry still owned */
+    after = irq_desc_of(d, pirq);
+    g_assert(after);
+    g_assert_true(qobject_is_equal(QOBJECT(before), QOBJECT(after)));
+    g_assert_cmpint(vector_irq(d, qdict_get_int(after, "cpu"),
+                               qdict_get_int(after, "vector")), ==,
+                    qdict_get_int(after, "irq"));
+    msix_entry_writel(d->dev, 3, PCI_MSIX_ENTRY_DATA, 0x55);
+    g_assert_cmphex(msix_entry_readl(d->dev, 3, PCI_MSIX_ENTRY_DATA), ==,
+                    data);
+
+    /* The guest handles the pirq event; unmasking the IPI raises it */
+    guest_ack(d, vi0, bp.port);
+    g_assert_true(pending(d, ipi));
+    um = (struct evtchn_unmask) { .port = ipi };
+    g_assert_cmpint(EVTCHN(d, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_cmpuint(upcall_pending(d, vi0), ==, 1);
+    g_assert_cmpint(vcpu_stat(d, 0, "upcalls"), ==, 2);
+    guest_ack(d, vi0, ipi);
+
+    /* The device's next message takes the same path */
+    raise_vector(d, 3);
+    g_assert_true(pending(d, bp.port));
+    g_assert_cmpint(vcpu_stat(d, 0, "upcalls"), ==, 3);
+    {
+        g_autoptr(QDict) p = pirq_info(d, pirq);
+        g_assert_cmpstr(qdict_get_str(p, "source"), ==, "dom0-msix");
+        g_assert_cmpint(qdict_get_int(p, "delivered"), ==, 2);
+    }
+    xen_stop(d);
+    unlink(state);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1159,5 +1264,6 @@ int main(int argc, char **argv)
     qtest_add_func("/xen/pirq/hvm-msix", test_hvm_pirq_msix);
     qtest_add_func("/xen/pirq/dom0-msix", test_dom0_msix);
     qtest_add_func("/xen/pirq/dom0-msix-errors", test_dom0_msix_errors);
+    qtest_add_func("/xen/migration", test_migration);
     return g_test_run();
 }
