@@ -1155,6 +1155,207 @@ static void test_dom0_msix_errors(void)
     xen_stop(x);
 }
 
+/* -------------------------------------- GSIs: msix-testdev's INTx line */
+
+/*
+ * msix-testdev with MSI-X and MSI off interrupts by INTx, level, while a
+ * completion on its admin CQ is unconsumed, unless INTMS bit 0 masks it
+ * (docs/specs/msix-testdev.rst).  One NOOP completed and never consumed
+ * leaves the line to INTMS bit 0: a level line the test drives.  The
+ * IOAPIC's inputs are intercepted, so qtest_get_irq(gsi) is what reaches
+ * the IOAPIC.
+ */
+static Xen *xen_intx(int smp)
+{
+    Xen *x = xen_domain(smp, 0, "-device msix-testdev,id=" TDEV_ID
+                        ",addr=04.0,msix=off,msi=off");
+    uint64_t sq = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
+    uint64_t cq = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
+    uint8_t sqe[MSIX_TESTDEV_SQE_SIZE] = { 0 };
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    QPCIBar b;
+
+    qtest_irq_intercept_in(x->qts, "ioapic");
+    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    g_assert(x->dev);
+    qpci_device_enable(x->dev);
+    b = x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    qpci_io_writel(x->dev, b, MSIX_TESTDEV_REG_INTMS, 1);
+    qpci_io_writel(x->dev, b, MSIX_TESTDEV_REG_AQA,
+                   1 | 1 << MSIX_TESTDEV_AQA_ACQS_SHIFT);
+    qpci_io_writeq(x->dev, b, MSIX_TESTDEV_REG_ASQ, sq);
+    qpci_io_writeq(x->dev, b, MSIX_TESTDEV_REG_ACQ, cq);
+    qpci_io_writel(x->dev, b, MSIX_TESTDEV_REG_CC, MSIX_TESTDEV_CC_EN);
+    stl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0,
+             MSIX_TESTDEV_CMD_NOOP | 1u << MSIX_TESTDEV_CDW0_CID_SHIFT);
+    qtest_memwrite(x->qts, sq, sqe, sizeof(sqe));
+    qpci_io_writel(x->dev, b, MSIX_TESTDEV_SQ_TAIL_DB(0), 1);
+    while (!(qtest_readl(x->qts, cq + MSIX_TESTDEV_CQE_STATUS) &
+             MSIX_TESTDEV_CQE_PHASE)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+    }
+    return x;
+}
+
+static void intx_line(Xen *x, bool high)
+{
+    qpci_io_writel(x->dev, x->bar, high ? MSIX_TESTDEV_REG_INTMC
+                                        : MSIX_TESTDEV_REG_INTMS, 1);
+}
+
+/* The GSI the line reaches: the one IOAPIC input that follows it */
+static int intx_gsi(Xen *x)
+{
+    int gsi, found = -1;
+
+    intx_line(x, true);
+    for (gsi = 0; gsi < 24; gsi++) {
+        if (qtest_get_irq(x->qts, gsi)) {
+            g_assert_cmpint(found, ==, -1);
+            found = gsi;
+        }
+    }
+    g_assert_cmpint(found, >=, 16);         /* a PCI interrupt line */
+    intx_line(x, false);
+    g_assert_false(qtest_get_irq(x->qts, found));
+    return found;
+}
+
+/*
+ * A GSI pirq (PHYSDEVOP_map_pirq, MAP_PIRQ_TYPE_GSI): the level line's
+ * rising edge is an event on the bound port and bypasses the IOAPIC;
+ * PHYSDEVOP_eoi re-sends the event while the line is still asserted,
+ * and only then; unmapped, the line reaches the IOAPIC again.
+ */
+static void test_gsi_pirq(void)
+{
+    Xen *x = xen_intx(1);
+    int gsi = intx_gsi(x);
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    struct physdev_map_pirq m = { .domid = DOMID_SELF,
+                                  .type = MAP_PIRQ_TYPE_GSI,
+                                  .index = gsi, .pirq = -1 };
+    struct physdev_irq_status_query q;
+    struct physdev_eoi eoi;
+    struct evtchn_bind_pirq bp;
+    g_autoptr(QDict) info = NULL;
+
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+    info = pirq_info(x, m.pirq);
+    g_assert_cmpstr(qdict_get_str(info, "source"), ==, "gsi");
+    g_assert_cmpint(qdict_get_int(info, "gsi"), ==, gsi);
+    q = (struct physdev_irq_status_query) { .irq = m.pirq };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, 0);
+    g_assert_cmpuint(q.flags & XENIRQSTAT_needs_eoi, ==,
+                     XENIRQSTAT_needs_eoi);
+    bp = (struct evtchn_bind_pirq) { .pirq = m.pirq };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+
+    /* The line rises: an event, and the IOAPIC does not see it */
+    intx_line(x, true);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_false(qtest_get_irq(x->qts, gsi));
+    qobject_unref(info);
+    info = pirq_info(x, m.pirq);
+    g_assert_cmpint(qdict_get_int(info, "delivered"), ==, 1);
+
+    /* Handled, EOI while still asserted: sent again */
+    guest_ack(x, vi0, bp.port);
+    eoi = (struct physdev_eoi) { .irq = m.pirq };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+
+    /* Handled, the line falls, EOI: nothing */
+    guest_ack(x, vi0, bp.port);
+    intx_line(x, false);
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    g_assert_false(pending(x, bp.port));
+
+    /* The next rising edge is a new event */
+    intx_line(x, true);
+    g_assert_true(pending(x, bp.port));
+    qobject_unref(info);
+    info = pirq_info(x, m.pirq);
+    g_assert_cmpint(qdict_get_int(info, "delivered"), ==, 2);
+    intx_line(x, false);
+
+    /* Unmapped: the line goes to the IOAPIC again */
+    g_assert_cmpint(close_port(x, bp.port), ==, 0);
+    g_assert_cmpint(unmap_pirq(x, m.pirq), ==, 0);
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, -ENOENT);
+    intx_line(x, true);
+    g_assert_true(qtest_get_irq(x->qts, gsi));
+
+    /* Bad input: no such GSI */
+    m = (struct physdev_map_pirq) { .domid = DOMID_SELF,
+                                    .type = MAP_PIRQ_TYPE_GSI,
+                                    .index = 24, .pirq = -1 };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+    xen_stop(x);
+}
+
+/*
+ * The GSI and PCI INTx callback types (HVM_PARAM_CALLBACK_IRQ): the
+ * line is asserted with upcall_pending and deasserted once the guest has
+ * cleared it (looked at every poll-ns); a PCI INTx callback shares the
+ * device's line, which stays up while the device holds it.
+ */
+static void test_callback_gsi_and_intx(void)
+{
+    Xen *x = xen_intx(1);
+    int gsi = intx_gsi(x);
+    int cb_gsi = gsi == 20 ? 21 : 20;       /* another PCI line */
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    uint32_t ipi = bind_ipi(x, 0);
+    int64_t period = poll_ns(x);
+
+    /* GSI type */
+    g_assert_cmpint(set_param(x, HVM_PARAM_CALLBACK_IRQ,
+                              HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_GSI,
+                                           cb_gsi)), ==, 0);
+    g_assert_false(qtest_get_irq(x->qts, cb_gsi));
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_true(qtest_get_irq(x->qts, cb_gsi));
+    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    qtest_clock_step(x->qts, period);
+    g_assert_true(qtest_get_irq(x->qts, cb_gsi));   /* still pending */
+    guest_ack(x, vi0, ipi);
+    g_assert_true(qtest_get_irq(x->qts, cb_gsi));   /* not yet seen */
+    qtest_clock_step(x->qts, period);
+    g_assert_false(qtest_get_irq(x->qts, cb_gsi));
+    g_assert_cmpint(vcpu_stat(x, 0, "upcalls"), ==, 1);
+
+    /* PCI INTx type: msix-testdev's INTA, the device's own line */
+    g_assert_cmpint(set_param(x, HVM_PARAM_CALLBACK_IRQ,
+                              HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_PCI_INTX,
+                                           TDEV_DEVFN << 8 | 0)), ==, 0);
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    g_assert_true(qtest_get_irq(x->qts, gsi));
+    g_assert_false(qtest_get_irq(x->qts, cb_gsi));
+    guest_ack(x, vi0, ipi);
+    qtest_clock_step(x->qts, period);
+    g_assert_false(qtest_get_irq(x->qts, gsi));
+
+    /* Shared: the device asserts too; the line is their OR */
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    intx_line(x, true);
+    guest_ack(x, vi0, ipi);
+    qtest_clock_step(x->qts, period);
+    g_assert_true(qtest_get_irq(x->qts, gsi));      /* the device's */
+    intx_line(x, false);
+    g_assert_false(qtest_get_irq(x->qts, gsi));
+    g_assert_cmpint(send_port(x, ipi), ==, 0);
+    intx_line(x, true);
+    intx_line(x, false);                            /* the event's */
+    g_assert_true(qtest_get_irq(x->qts, gsi));
+    guest_ack(x, vi0, ipi);
+    qtest_clock_step(x->qts, period);
+    g_assert_false(qtest_get_irq(x->qts, gsi));
+    xen_stop(x);
+}
+
 /*
  * Migration with an event pending on a masked port and a dom0-style pirq
  * bound with its event pending: saved to a file, loaded into a second
@@ -1264,6 +1465,9 @@ int main(int argc, char **argv)
     qtest_add_func("/xen/pirq/hvm-msix", test_hvm_pirq_msix);
     qtest_add_func("/xen/pirq/dom0-msix", test_dom0_msix);
     qtest_add_func("/xen/pirq/dom0-msix-errors", test_dom0_msix_errors);
+    qtest_add_func("/xen/pirq/gsi", test_gsi_pirq);
+    qtest_add_func("/xen/upcall/callback-gsi-and-intx",
+                   test_callback_gsi_and_intx);
     qtest_add_func("/xen/migration", test_migration);
     return g_test_run();
 }
