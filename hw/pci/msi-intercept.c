@@ -41,12 +41,13 @@ bool pci_msi_intercept_slow(PCIDevice *dev, uint64_t address, uint32_t data)
     return false;
 }
 
-bool pci_msi_entry_owned_slow(PCIDevice *dev, unsigned vector)
+bool pci_msi_entry_owned_slow(PCIDevice *dev, bool is_msix,
+                              unsigned vector)
 {
     PCIMSIInterceptor *ic;
 
     QTAILQ_FOREACH(ic, &interceptors, next) {
-        if (ic->owns_entry && ic->owns_entry(dev, vector)) {
+        if (ic->owns_entry && ic->owns_entry(dev, is_msix, vector)) {
             return true;
         }
     }

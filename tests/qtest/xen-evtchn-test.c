@@ -1112,6 +1112,128 @@ static void test_dom0_msix(void)
 }
 
 /*
+ * Seed 000 for a multi-message MSI capability (MAP_PIRQ_TYPE_MULTI_MSI,
+ * no table_base): one irq and pirq per vector, a contiguous block of
+ * vectors aligned to its size on one CPU (the device ORs the vector
+ * number into the data), the capability programmed (Multiple Message
+ * Enable, MSI Enable) and owned by the model; vector 2's message goes
+ * vector_irq -> irq -> pirq + 2 -> port; the block is unmapped through
+ * its first pirq only.  msix-testdev's MSI has no per-vector masks, so
+ * a message for an unbound pirq of the block is dropped and counted.
+ */
+static void test_dom0_msi(void)
+{
+    Xen *x = xen_domain(2, 0, "-device xen-physirq -device msix-testdev,id="
+                        TDEV_ID ",addr=04.0,msix=off");
+    uint64_t vi0 = vcpu_info_of(x, 0);
+    struct physdev_map_pirq m = {
+        .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MULTI_MSI, .index = -1,
+        .pirq = -1, .devfn = TDEV_DEVFN, .entry_nr = 4,
+    };
+    struct evtchn_bind_pirq bp;
+    g_autoptr(QDict) d0 = NULL;
+    int64_t cpu, base;
+    uint16_t flags;
+    uint8_t cap;
+    int i;
+
+    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    g_assert(x->dev);
+    qpci_device_enable(x->dev);
+    x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSI, 0);
+
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+    g_assert_cmpint(m.entry_nr, ==, 4);
+    d0 = irq_desc_of(x, m.pirq);
+    g_assert(d0);
+    cpu = qdict_get_int(d0, "cpu");
+    base = qdict_get_int(d0, "vector");
+    g_assert_cmpint(base % 4, ==, 0);
+    for (i = 0; i < 4; i++) {
+        g_autoptr(QDict) d = irq_desc_of(x, m.pirq + i);
+        g_autoptr(QDict) p = pirq_info(x, m.pirq + i);
+
+        g_assert(d);
+        g_assert_cmpstr(qdict_get_str(d, "source"), ==, "dom0-msi");
+        g_assert_cmpint(qdict_get_int(d, "entry"), ==, i);
+        g_assert_cmpint(qdict_get_int(d, "cpu"), ==, cpu);
+        g_assert_cmpint(qdict_get_int(d, "vector"), ==, base + i);
+        g_assert_cmpint(vector_irq(x, cpu, base + i), ==,
+                        qdict_get_int(d, "irq"));
+        g_assert_cmpstr(qdict_get_str(p, "source"), ==, "dom0-msi");
+        g_assert_cmpint(qdict_get_int(p, "irq"), ==, qdict_get_int(d, "irq"));
+    }
+
+    /* The capability: Xen's message for vector 0, 4 vectors, enabled */
+    flags = qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS);
+    g_assert_true(flags & PCI_MSI_FLAGS_ENABLE);
+    g_assert_cmpint((flags & PCI_MSI_FLAGS_QSIZE) >> 4, ==, 2);
+    g_assert_cmphex(qpci_config_readl(x->dev, cap + PCI_MSI_ADDRESS_LO) |
+                    (uint64_t)qpci_config_readl(x->dev,
+                                                cap + PCI_MSI_ADDRESS_HI) << 32,
+                    ==, 0xfee00000ULL |
+                        qdict_get_int(d0, "apic-id") << 12);
+    g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
+                    0x4000 | base);
+    /* ...owned: the guest's writes are ignored */
+    qpci_config_writew(x->dev, cap + PCI_MSI_DATA_64, 0x55);
+    qpci_config_writew(x->dev, cap + PCI_MSI_FLAGS,
+                       flags & ~PCI_MSI_FLAGS_ENABLE);
+    g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
+                    0x4000 | base);
+    g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS), ==,
+                    flags);
+
+    /* Vector 2 of the block: pirq + 2's port; vector 1: unbound, dropped */
+    bp = (struct evtchn_bind_pirq) { .pirq = m.pirq + 2 };
+    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    raise_vector(x, 2);
+    g_assert_true(pending(x, bp.port));
+    g_assert_cmpuint(upcall_pending(x, vi0), ==, 1);
+    g_assert_false(lapic_irr_has(x->qts, cpu, base + 2));
+    raise_vector(x, 1);
+    {
+        g_autoptr(QDict) p1 = pirq_info(x, m.pirq + 1);
+        g_autoptr(QDict) p2 = pirq_info(x, m.pirq + 2);
+
+        g_assert_cmpint(qdict_get_int(p1, "dropped"), ==, 1);
+        g_assert_cmpint(qdict_get_int(p2, "delivered"), ==, 1);
+    }
+    g_assert_false(lapic_irr_has(x->qts, cpu, base + 1));
+
+    /* Unmapped through the first pirq only, once no port is bound */
+    g_assert_cmpint(unmap_pirq(x, m.pirq + 2), ==, -EBUSY);
+    g_assert_cmpint(unmap_pirq(x, m.pirq), ==, -EBUSY);
+    g_assert_cmpint(close_port(x, bp.port), ==, 0);
+    g_assert_cmpint(unmap_pirq(x, m.pirq), ==, 0);
+    for (i = 0; i < 4; i++) {
+        g_assert_null(irq_desc_of(x, m.pirq + i));
+        g_assert_null(pirq_info(x, m.pirq + i));
+        g_assert_cmpint(vector_irq(x, cpu, base + i), ==, -1);
+    }
+    g_assert_false(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS) &
+                   PCI_MSI_FLAGS_ENABLE);
+    qpci_config_writew(x->dev, cap + PCI_MSI_DATA_64, 0x55);
+    g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
+                    0x55);
+
+    /* MAP_PIRQ_TYPE_MSI without a table_base: one vector */
+    m = (struct physdev_map_pirq) { .domid = DOMID_SELF,
+                                    .type = MAP_PIRQ_TYPE_MSI, .index = -1,
+                                    .pirq = -1, .devfn = TDEV_DEVFN };
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+    g_assert_cmpint(m.entry_nr, ==, 1);
+    g_assert_cmpint(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS) &
+                    PCI_MSI_FLAGS_QSIZE, ==, 0);
+    g_assert_nonnull(irq_desc_of(x, m.pirq));
+    /* ...and a second mapping of the capability is refused */
+    m.pirq = -1;
+    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EBUSY);
+    xen_stop(x);
+}
+
+/*
  * Bad input to the dom0-style path gets Xen's errnos, and nothing is
  * mapped; without the model, MSI types are -EINVAL as for any HVM domain.
  */
@@ -1145,8 +1267,21 @@ static void test_dom0_msix_errors(void)
                     ==, -ENODEV);
     g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MULTI_MSI, TDEV_DEVFN, 0, bar,
                              NULL), ==, -EINVAL);
-    g_assert_cmpint(map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 0, 0, NULL),
-                    ==, -EOPNOTSUPP);
+    /* multi-message MSI: a power of two up to 32, new pirqs only */
+    {
+        static const struct { int nvec, pirq; } bad[] = {
+            { 0, -1 }, { 3, -1 }, { 64, -1 }, { 2, 100 },
+        };
+
+        for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+            m = (struct physdev_map_pirq) {
+                .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MULTI_MSI,
+                .index = -1, .pirq = bad[i].pirq, .devfn = TDEV_DEVFN,
+                .entry_nr = bad[i].nvec,
+            };
+            g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+        }
+    }
     {
         g_autoptr(QDict) info = xen_irqs(x);
         g_assert_true(qlist_empty(qdict_get_qlist(info, "irqs")));
@@ -1596,6 +1731,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen/upcall/vcpu-vector", test_vcpu_upcall_vector);
     qtest_add_func("/xen/pirq/hvm-msix", test_hvm_pirq_msix);
     qtest_add_func("/xen/pirq/dom0-msix", test_dom0_msix);
+    qtest_add_func("/xen/pirq/dom0-msi", test_dom0_msi);
     qtest_add_func("/xen/pirq/dom0-msix-errors", test_dom0_msix_errors);
     qtest_add_func("/xen/pirq/gsi", test_gsi_pirq);
     qtest_add_func("/xen/upcall/callback-gsi-and-intx",

@@ -1,13 +1,15 @@
 /*
  * QEMU Xen emulation: a model of Xen's physical IRQ layer, for
- * dom0-style MSI-X
+ * dom0-style MSI-X and MSI
  *
- * A Xen dom0 does not program its devices' MSI-X table entries (seed 000
- * of irqlab's study notes).  Linux's xen_initdom_setup_msi_irqs() asks
- * Xen with PHYSDEVOP_map_pirq, naming the device (bus/devfn, the segment
- * in the high bits of bus for MAP_PIRQ_TYPE_MSI_SEG), the table entry
- * (entry_nr) and the BAR that holds the table (table_base).  Xen
- * (xen/arch/x86/irq.c, msi.c):
+ * A Xen dom0 does not program its devices' MSI-X table entries or MSI
+ * capabilities (seed 000 of irqlab's study notes).  Linux's
+ * xen_initdom_setup_msi_irqs() asks Xen with PHYSDEVOP_map_pirq, naming
+ * the device (bus/devfn, the segment in the high bits of bus for
+ * MAP_PIRQ_TYPE_MSI_SEG and _MULTI_MSI) and, for MSI-X, the table entry
+ * (entry_nr) and the BAR that holds the table (table_base); table_base 0
+ * is the MSI capability, with MAP_PIRQ_TYPE_MULTI_MSI for a block of
+ * entry_nr vectors.  Xen (xen/arch/x86/irq.c, msi.c):
  *
  *   allocate_and_map_msi_pirq()
  *     create_irq()             one of Xen's own irqs, above the GSIs
@@ -16,7 +18,10 @@
  *         setup_msi_irq()      assign_irq_vector(): a vector on a CPU,
  *                              recorded in that CPU's vector_irq[];
  *                              the message for that CPU and vector
- *                              written into the entry, masked
+ *                              written into the entry, masked (MSI: the
+ *                              capability, enabled; multi-message MSI:
+ *                              one irq and pirq per vector, a contiguous
+ *                              aligned block of vectors on one CPU)
  *
  * dom0 binds the pirq (Linux's startup_pirq(), EVTCHNOP_bind_pirq); Xen's
  * pirq_guest_bind() unmasks the entry.  When the device sends the
@@ -31,15 +36,17 @@
  * with it (`-device xen-physirq`), PHYSDEVOP_map_pirq of an MSI type
  * takes the path above, a message whose physical destination and vector
  * are in a vector_irq[] is claimed through the MSI interceptor chain and
- * never reaches that local APIC, and the entries the model programs are
- * owned by it: the guest's writes to them are ignored and logged, as Xen
- * ignores dom0's (its MSI-X table pages are read-only to dom0).
+ * never reaches that local APIC, and the entries and MSI capabilities the
+ * model programs are owned by it: the guest's writes to them are ignored
+ * and logged, as Xen ignores dom0's (its MSI-X table pages are read-only
+ * to dom0, its MSI capability writes are intercepted).
  *
  * Deliberate differences from Xen, also in docs/xen-model.rst:
- *  - MSI-X only: a plain MSI capability (table_base 0) is -EOPNOTSUPP;
- *    MAP_PIRQ_TYPE_MULTI_MSI, which Xen has for multi-message MSI, is
- *    -EINVAL with a table_base as in Xen, else -EOPNOTSUPP;
- *  - index must be -1 (a new irq); Xen also maps an existing irq;
+ *  - index must be -1 (a new irq); Xen also maps an existing irq; a
+ *    multi-message MSI always gets new pirqs;
+ *  - an MSI capability without per-vector masking is not masked on
+ *    close (Xen cannot either) and its messages while unbound are counted
+ *    as dropped;
  *  - the vector is taken on the CPU with the fewest (the lowest CPU on a
  *    tie), the lowest free one in Xen's dynamic range; Xen takes the
  *    first CPU of the irq's affinity with a free vector and spreads
@@ -50,6 +57,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
 #include "hw/boards.h"
@@ -81,6 +89,8 @@
 #define XEN_NR_IRQS_GSI             IOAPIC_NUM_PINS
 /* How many irqs the model can create */
 #define XEN_PHYSIRQ_NR_IRQS         256
+/* The most vectors an MSI capability has (PCI Multiple Message Capable) */
+#define MSI_MAX_VECTORS             32
 /* A vector_irq[] slot with no irq (Xen: IRQ_VECTOR_UNASSIGNED) */
 #define VECTOR_UNASSIGNED           (-1)
 
@@ -89,17 +99,21 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPhysIrqState, XEN_PHYSIRQ)
 /* One CPU's vector_irq[]: vector -> Xen's irq, or VECTOR_UNASSIGNED */
 typedef int16_t XenVectorIrq[XEN_NR_VECTORS];
 
-/* One of Xen's irqs: struct irq_desc, its arch part and its MSI entry */
+/* One of Xen's irqs: struct irq_desc, its arch part and its msi_desc */
 typedef struct XenIrqDesc {
     /* The domain's pirq bound to the irq; 0: the descriptor is free */
     uint32_t pirq;
     /* The CPU (vCPU index) and vector assigned (Xen's arch.cpu_mask) */
     uint32_t cpu;
     uint8_t vector;
-    /* The MSI-X table entry (Xen's msi_desc): segment 0, bus, devfn */
+    /* The device (segment 0, bus, devfn) and its capability */
     uint8_t bus;
     uint8_t devfn;
+    uint8_t cap;            /* PCI_CAP_ID_MSIX or PCI_CAP_ID_MSI */
+    /* The MSI-X table entry, or the vector within the MSI block */
     uint16_t entry;
+    /* MSI: the block's size (Multiple Message Enable), on each vector */
+    uint8_t nvec;
     /* Messages routed to the pirq (Xen: the irq's kstat count) */
     uint64_t count;
 } XenIrqDesc;
@@ -156,8 +170,9 @@ static XenIrqDesc *desc_of_pirq(XenPhysIrqState *s, int pirq)
     return NULL;
 }
 
-static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
-                                 uint8_t devfn, unsigned entry)
+/* Any MSI-X mapping of the device */
+static XenIrqDesc *desc_of_msix(XenPhysIrqState *s, uint8_t bus,
+                                uint8_t devfn)
 {
     unsigned i;
 
@@ -165,7 +180,24 @@ static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
         XenIrqDesc *d = &s->desc[i];
 
         if (d->pirq && d->bus == bus && d->devfn == devfn &&
-            d->entry == entry) {
+            d->cap == PCI_CAP_ID_MSIX) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* @dev's MSI-X entry @entry, or (@cap PCI_CAP_ID_MSI) its MSI block */
+static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
+                                 uint8_t devfn, uint8_t cap, unsigned entry)
+{
+    unsigned i;
+
+    for (i = 0; s->nr_mapped && i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        XenIrqDesc *d = &s->desc[i];
+
+        if (d->pirq && d->bus == bus && d->devfn == devfn && d->cap == cap &&
+            (cap == PCI_CAP_ID_MSI || d->entry == entry)) {
             return d;
         }
     }
@@ -173,32 +205,49 @@ static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
 }
 
 static bool device_has_mapping(XenPhysIrqState *s, uint8_t bus,
-                               uint8_t devfn)
+                               uint8_t devfn, uint8_t cap)
 {
-    unsigned i;
+    return cap == PCI_CAP_ID_MSI ? desc_of_entry(s, bus, devfn, cap, 0)
+                                 : desc_of_msix(s, bus, devfn);
+}
 
-    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
-        if (s->desc[i].pirq && s->desc[i].bus == bus &&
-            s->desc[i].devfn == devfn) {
-            return true;
+/* The first of @nvec free vectors on @cpu, aligned to @nvec, or 0 */
+static unsigned free_vector_block(XenPhysIrqState *s, unsigned cpu,
+                                  unsigned nvec)
+{
+    unsigned v, i;
+
+    for (v = ROUND_UP(XEN_FIRST_DYNAMIC_VECTOR, nvec);
+         v + nvec - 1 <= XEN_LAST_DYNAMIC_VECTOR; v += nvec) {
+        for (i = 0; i < nvec; i++) {
+            if (s->vector_irq[cpu][v + i] != VECTOR_UNASSIGNED) {
+                break;
+            }
+        }
+        if (i == nvec) {
+            return v;
         }
     }
-    return false;
+    return 0;
 }
 
 /*
- * Xen's __assign_irq_vector(): a free vector of the dynamic range on the
- * CPU with the fewest in use (the lowest CPU on a tie), lowest first.
+ * Xen's __assign_irq_vector() for the @nvec irqs @d[0..nvec-1]: @nvec
+ * free vectors of the dynamic range, contiguous and aligned to @nvec (as
+ * multi-message MSI needs: the device ORs the vector number into the
+ * data), on the CPU with the fewest in use (the lowest CPU on a tie)
+ * that has such a block, lowest first.
  */
-static bool assign_irq_vector(XenPhysIrqState *s, XenIrqDesc *d)
+static bool assign_irq_vectors(XenPhysIrqState *s, XenIrqDesc **d,
+                               unsigned nvec)
 {
-    unsigned best_used = UINT_MAX, cpu, v;
+    unsigned best_used = UINT_MAX, cpu, v, i;
     int best_cpu = -1;
 
     for (cpu = 0; cpu < s->nr_cpus; cpu++) {
         unsigned used = 0;
 
-        if (!qemu_get_cpu(cpu)) {
+        if (!qemu_get_cpu(cpu) || !free_vector_block(s, cpu, nvec)) {
             continue;
         }
         for (v = XEN_FIRST_DYNAMIC_VECTOR; v <= XEN_LAST_DYNAMIC_VECTOR; v++) {
@@ -212,17 +261,15 @@ static bool assign_irq_vector(XenPhysIrqState *s, XenIrqDesc *d)
     if (best_cpu < 0) {
         return false;
     }
-    for (v = XEN_FIRST_DYNAMIC_VECTOR; v <= XEN_LAST_DYNAMIC_VECTOR; v++) {
-        if (s->vector_irq[best_cpu][v] == VECTOR_UNASSIGNED) {
-            s->vector_irq[best_cpu][v] = desc_irq(s, d);
-            d->cpu = best_cpu;
-            d->vector = v;
-            trace_xen_physirq_assign_vector(desc_irq(s, d), best_cpu,
-                                            cpu_apic_id(best_cpu), v);
-            return true;
-        }
+    v = free_vector_block(s, best_cpu, nvec);
+    for (i = 0; i < nvec; i++) {
+        s->vector_irq[best_cpu][v + i] = desc_irq(s, d[i]);
+        d[i]->cpu = best_cpu;
+        d[i]->vector = v + i;
+        trace_xen_physirq_assign_vector(desc_irq(s, d[i]), best_cpu,
+                                        cpu_apic_id(best_cpu), v + i);
     }
-    return false;
+    return true;
 }
 
 /*
@@ -238,15 +285,34 @@ static MSIMessage msi_compose_msg(const XenIrqDesc *d)
     };
 }
 
-/* Set or clear the function's MSI-X Enable bit, as a config write. */
-static void set_msix_enable(PCIDevice *dev, bool enable)
+/* Set or clear the function's MSI-X or MSI Enable bit, a config write */
+static void set_enable(PCIDevice *dev, uint8_t cap, bool enable)
 {
-    uint32_t addr = dev->msix_cap + PCI_MSIX_FLAGS;
+    uint32_t addr = cap == PCI_CAP_ID_MSIX ? dev->msix_cap + PCI_MSIX_FLAGS
+                                           : dev->msi_cap + PCI_MSI_FLAGS;
+    uint16_t bit = cap == PCI_CAP_ID_MSIX ? PCI_MSIX_FLAGS_ENABLE
+                                          : PCI_MSI_FLAGS_ENABLE;
     uint16_t ctrl = pci_get_word(dev->config + addr);
 
-    ctrl = enable ? ctrl | PCI_MSIX_FLAGS_ENABLE
-                  : ctrl & ~PCI_MSIX_FLAGS_ENABLE;
+    ctrl = enable ? ctrl | bit : ctrl & ~bit;
     pci_host_config_write_common(dev, addr, pci_config_size(dev), ctrl, 2);
+}
+
+/* Whether the vector can be masked: MSI-X, or MSI with per-vector masks */
+static bool can_mask(PCIDevice *dev, const XenIrqDesc *d)
+{
+    return d->cap == PCI_CAP_ID_MSIX ||
+           (pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS) &
+            PCI_MSI_FLAGS_MASKBIT);
+}
+
+static void mask_vector(PCIDevice *dev, const XenIrqDesc *d, bool masked)
+{
+    if (d->cap == PCI_CAP_ID_MSIX) {
+        msix_set_mask(dev, d->entry, masked);
+    } else if (can_mask(dev, d)) {
+        msi_set_mask(dev, d->entry, masked, &error_abort);
+    }
 }
 
 static void free_desc(XenPhysIrqState *s, XenIrqDesc *d)
@@ -263,44 +329,87 @@ static int map_error(int err, const char *why)
     return err;
 }
 
-int xen_physirq_map_msi(const struct physdev_map_pirq *map, int pirq)
+int xen_physirq_map_nvec(const struct physdev_map_pirq *map)
 {
-    XenPhysIrqState *s = xen_physirq_singleton;
+    int nvec = map->type == MAP_PIRQ_TYPE_MULTI_MSI ? map->entry_nr : 1;
+
+    /* Multi-message MSI: a power of two up to 32 vectors (PCI 6.8.1.3) */
+    if (nvec < 1 || nvec > MSI_MAX_VECTORS || !is_power_of_2(nvec)) {
+        return map_error(-EINVAL, "multi-message MSI count not a power "
+                         "of two up to 32");
+    }
+    return nvec;
+}
+
+/* The MSI capability's Multiple Message Capable count */
+static unsigned msi_capable_vectors(PCIDevice *dev)
+{
+    uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
+
+    return 1U << ((flags & PCI_MSI_FLAGS_QMASK) >> ctz32(PCI_MSI_FLAGS_QMASK));
+}
+
+/*
+ * The device and capability @map names, checked as Xen's
+ * pci_enable_msi() does; NULL with *@err set if it cannot be mapped.
+ */
+static PCIDevice *map_device(XenPhysIrqState *s,
+                             struct physdev_map_pirq *map, int nvec,
+                             uint8_t *bus_out, uint8_t *cap, int *err)
+{
     uint32_t seg = 0, bus = map->bus;
     PCIDevice *dev;
-    XenIrqDesc *d = NULL;
     pcibus_t bar;
-    unsigned i;
-
-    assert(s && bql_locked());
 
     if (map->type == MAP_PIRQ_TYPE_MSI_SEG ||
         map->type == MAP_PIRQ_TYPE_MULTI_MSI) {
         seg = (uint32_t)map->bus >> 16;
         bus = map->bus & 0xffff;
     }
+    *err = -EINVAL;
     if (map->type == MAP_PIRQ_TYPE_MULTI_MSI && map->table_base) {
-        return map_error(-EINVAL, "multi-message MSI has no MSI-X table");
-    }
-    if (!map->table_base) {
-        qemu_log_mask(LOG_UNIMP, "xen: PHYSDEVOP_map_pirq: MSI (no "
-                      "table_base) is not modelled, only MSI-X\n");
-        trace_xen_physirq_map_error(-EOPNOTSUPP, "MSI is not modelled");
-        return -EOPNOTSUPP;
+        map_error(*err, "multi-message MSI has no MSI-X table");
+        return NULL;
     }
     if (map->index != -1) {
-        return map_error(-EINVAL, "index is not -1 (a new irq)");
+        map_error(*err, "index is not -1 (a new irq)");
+        return NULL;
     }
+    *err = -ENODEV;
     if (seg || bus > 0xff || map->devfn < 0 || map->devfn > 0xff) {
-        return map_error(-ENODEV, "no such PCI segment, bus or devfn");
+        map_error(*err, "no such PCI segment, bus or devfn");
+        return NULL;
     }
     dev = pci_find_device(PC_MACHINE(qdev_get_machine())->pcibus, bus,
                           map->devfn);
-    if (!dev || !msix_present(dev)) {
-        return map_error(-ENODEV, "no PCI device with MSI-X there");
+    *bus_out = bus;
+    *cap = map->table_base ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI;
+    if (*cap == PCI_CAP_ID_MSI) {
+        if (!dev || !msi_present(dev)) {
+            map_error(*err, "no PCI device with MSI there");
+            return NULL;
+        }
+        if (nvec > msi_capable_vectors(dev)) {
+            /* Xen: -ENFILE, entry_nr = how many the function has */
+            map->entry_nr = msi_capable_vectors(dev);
+            *err = map_error(-ENFILE, "more MSI vectors than the function's "
+                             "Multiple Message Capable");
+            return NULL;
+        }
+        if (desc_of_entry(s, bus, map->devfn, PCI_CAP_ID_MSI, 0)) {
+            *err = map_error(-EBUSY, "MSI already mapped");
+            return NULL;
+        }
+        return dev;
     }
+    if (!dev || !msix_present(dev)) {
+        map_error(*err, "no PCI device with MSI-X there");
+        return NULL;
+    }
+    *err = -EINVAL;
     if (map->entry_nr < 0 || map->entry_nr >= dev->msix_entries_nr) {
-        return map_error(-EINVAL, "entry_nr beyond the MSI-X table");
+        map_error(*err, "entry_nr beyond the MSI-X table");
+        return NULL;
     }
     bar = pci_get_bar_addr(dev, pci_get_long(dev->config + dev->msix_cap +
                                              PCI_MSIX_TABLE) &
@@ -311,62 +420,121 @@ int xen_physirq_map_msi(const struct physdev_map_pirq *map, int pirq)
                       "0x%" PRIx64 " is not the table's BAR at 0x%" PRIx64
                       "\n", (uint64_t)map->table_base, (uint64_t)bar);
     }
-    if (desc_of_entry(s, bus, map->devfn, map->entry_nr)) {
-        return map_error(-EBUSY, "MSI-X entry already mapped");
+    if (desc_of_entry(s, bus, map->devfn, PCI_CAP_ID_MSIX, map->entry_nr)) {
+        *err = map_error(-EBUSY, "MSI-X entry already mapped");
+        return NULL;
+    }
+    return dev;
+}
+
+int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d[MSI_MAX_VECTORS];
+    int nvec = xen_physirq_map_nvec(map);
+    uint8_t bus, cap;
+    PCIDevice *dev;
+    unsigned i, n;
+    int err;
+
+    assert(s && bql_locked());
+
+    if (nvec < 0) {
+        return nvec;
+    }
+    dev = map_device(s, map, nvec, &bus, &cap, &err);
+    if (!dev) {
+        return err;
     }
 
-    /* create_irq(): the lowest free irq above the GSIs */
-    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS && !d; i++) {
+    /* create_irq(): the lowest free irqs above the GSIs */
+    for (i = n = 0; i < XEN_PHYSIRQ_NR_IRQS && n < nvec; i++) {
         if (!s->desc[i].pirq) {
-            d = &s->desc[i];
+            d[n++] = &s->desc[i];
         }
     }
-    if (!d) {
+    if (n < nvec) {
         return map_error(-ENOSPC, "no free irq");
     }
-    if (!assign_irq_vector(s, d)) {
+    if (!assign_irq_vectors(s, d, nvec)) {
         return map_error(-ENOSPC, "no free vector");
     }
-    d->pirq = pirq;
-    d->bus = bus;
-    d->devfn = map->devfn;
-    d->entry = map->entry_nr;
-    s->nr_mapped++;
-    trace_xen_physirq_map(pirq, desc_irq(s, d), dev->name, d->entry);
-
-    /* pci_enable_msi() -> msix_capability_init() -> setup_msi_irq() */
-    if (!msix_enabled(dev)) {
-        set_msix_enable(dev, true);
+    for (i = 0; i < nvec; i++) {
+        d[i]->pirq = pirq + i;
+        d[i]->bus = bus;
+        d[i]->devfn = map->devfn;
+        d[i]->cap = cap;
+        d[i]->entry = cap == PCI_CAP_ID_MSIX ? map->entry_nr : i;
+        d[i]->nvec = cap == PCI_CAP_ID_MSI ? nvec : 0;
+        s->nr_mapped++;
+        trace_xen_physirq_map(pirq + i, desc_irq(s, d[i]), dev->name,
+                              cap == PCI_CAP_ID_MSIX ? "MSI-X entry"
+                                                     : "MSI vector",
+                              d[i]->entry);
     }
-    trace_xen_physirq_write_entry(dev->name, d->entry,
-                                  msi_compose_msg(d).address,
-                                  msi_compose_msg(d).data);
-    msix_write_entry(dev, d->entry, msi_compose_msg(d), true);
+
+    /* pci_enable_msi() -> msi(x)_capability_init() -> setup_msi_irq() */
+    trace_xen_physirq_write_entry(dev->name, d[0]->entry,
+                                  msi_compose_msg(d[0]).address,
+                                  msi_compose_msg(d[0]).data);
+    if (cap == PCI_CAP_ID_MSI) {
+        msi_write_owned(dev, msi_compose_msg(d[0]), nvec, true);
+        map->entry_nr = nvec;
+        return 0;
+    }
+    if (!msix_enabled(dev)) {
+        set_enable(dev, PCI_CAP_ID_MSIX, true);
+    }
+    msix_write_entry(dev, d[0]->entry, msi_compose_msg(d[0]), true);
     return 0;
+}
+
+int xen_physirq_unmap_count(int pirq)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+
+    if (!d) {
+        return 1;
+    }
+    if (d->cap == PCI_CAP_ID_MSI && d->entry) {
+        /* Xen: "trying to unmap secondary MSI pirq" */
+        return map_error(-EBUSY, "unmap of a secondary multi-MSI pirq");
+    }
+    return d->cap == PCI_CAP_ID_MSI ? d->nvec : 1;
 }
 
 int xen_physirq_unmap(int pirq)
 {
     XenPhysIrqState *s = xen_physirq_singleton;
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
-    uint8_t bus, devfn;
+    int n = xen_physirq_unmap_count(pirq);
+    uint8_t bus, devfn, cap;
     PCIDevice *dev;
+    int i;
 
-    if (!d) {
-        /* The device went away or the machine was reset: nothing left */
-        return 0;
+    if (!d || n < 0) {
+        /* Nothing left (device gone, machine reset), or a secondary */
+        return n < 0 ? n : 0;
     }
     dev = desc_device(d);
     bus = d->bus;
     devfn = d->devfn;
-    trace_xen_physirq_unmap(pirq, desc_irq(s, d));
-    if (dev) {
-        /* __pci_disable_msix(): the entry masked, released */
-        msix_set_mask(dev, d->entry, true);
+    cap = d->cap;
+    for (i = 0; i < n; i++) {
+        d = desc_of_pirq(s, pirq + i);
+        if (!d) {
+            continue;
+        }
+        trace_xen_physirq_unmap(pirq + i, desc_irq(s, d));
+        if (dev) {
+            /* pci_disable_msi(): the vector masked, released */
+            mask_vector(dev, d, true);
+        }
+        free_desc(s, d);
     }
-    free_desc(s, d);
-    if (dev && !device_has_mapping(s, bus, devfn)) {
-        set_msix_enable(dev, false);
+    if (dev && !device_has_mapping(s, bus, devfn, cap)) {
+        set_enable(dev, cap, false);
     }
     return 0;
 }
@@ -377,9 +545,9 @@ static void guest_mask(int pirq, bool masked)
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
     PCIDevice *dev = d ? desc_device(d) : NULL;
 
-    if (dev) {
+    if (dev && can_mask(dev, d)) {
         trace_xen_physirq_guest_mask(pirq, dev->name, d->entry, masked);
-        msix_set_mask(dev, d->entry, masked);
+        mask_vector(dev, d, masked);
     }
 }
 
@@ -429,11 +597,13 @@ static bool xen_physirq_do_irq(PCIDevice *dev, uint64_t address,
     return true;
 }
 
-static bool xen_physirq_owns_entry(PCIDevice *dev, unsigned vector)
+static bool xen_physirq_owns_entry(PCIDevice *dev, bool is_msix,
+                                   unsigned vector)
 {
     XenPhysIrqState *s = xen_physirq_singleton;
 
-    return desc_of_entry(s, pci_dev_bus_num(dev), dev->devfn, vector);
+    return desc_of_entry(s, pci_dev_bus_num(dev), dev->devfn,
+                         is_msix ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI, vector);
 }
 
 /* A device going away takes its mappings with it; the pirqs stay. */
@@ -466,7 +636,8 @@ void xen_physirq_query_pirq(int pirq, XenPirqInfo *info)
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
     PCIDevice *dev = d ? desc_device(d) : NULL;
 
-    info->source = XEN_PIRQ_SOURCE_DOM0_MSIX;
+    info->source = d && d->cap == PCI_CAP_ID_MSI ? XEN_PIRQ_SOURCE_DOM0_MSI
+                                                : XEN_PIRQ_SOURCE_DOM0_MSIX;
     if (!d) {
         return;
     }
@@ -477,7 +648,9 @@ void xen_physirq_query_pirq(int pirq, XenPirqInfo *info)
     if (dev) {
         info->device = object_get_canonical_path(OBJECT(dev));
         info->has_vector_masked = true;
-        info->vector_masked = msix_is_masked(dev, d->entry);
+        info->vector_masked = d->cap == PCI_CAP_ID_MSIX ?
+                              msix_is_masked(dev, d->entry) :
+                              msi_is_masked(dev, d->entry);
     }
 }
 
@@ -504,6 +677,8 @@ void xen_physirq_query(XenIrqsInfo *info)
         dev = desc_device(d);
         di = g_new0(XenIrqDescInfo, 1);
         di->irq = desc_irq(s, d);
+        di->source = d->cap == PCI_CAP_ID_MSI ? XEN_PIRQ_SOURCE_DOM0_MSI
+                                              : XEN_PIRQ_SOURCE_DOM0_MSIX;
         di->pirq = d->pirq;
         di->cpu = d->cpu;
         di->apic_id = cpu_apic_id(d->cpu);
@@ -598,7 +773,9 @@ static int xen_physirq_post_load(void *opaque, int version_id)
 
         if (d->pirq && (d->cpu >= s->nr_cpus ||
                         d->vector < XEN_FIRST_DYNAMIC_VECTOR ||
-                        d->vector > XEN_LAST_DYNAMIC_VECTOR)) {
+                        d->vector > XEN_LAST_DYNAMIC_VECTOR ||
+                        (d->cap != PCI_CAP_ID_MSI &&
+                         d->cap != PCI_CAP_ID_MSIX))) {
             return -EINVAL;
         }
         if (d->pirq) {
@@ -619,7 +796,9 @@ static const VMStateDescription xen_irq_desc_vmstate = {
         VMSTATE_UINT8(vector, XenIrqDesc),
         VMSTATE_UINT8(bus, XenIrqDesc),
         VMSTATE_UINT8(devfn, XenIrqDesc),
+        VMSTATE_UINT8(cap, XenIrqDesc),
         VMSTATE_UINT16(entry, XenIrqDesc),
+        VMSTATE_UINT8(nvec, XenIrqDesc),
         VMSTATE_UINT64(count, XenIrqDesc),
         VMSTATE_END_OF_LIST()
     }

@@ -5,7 +5,8 @@
  * address space (Xen's pirq / event-channel emulation is the first) sees
  * each message here before it is written, in registration order, and may
  * claim it; it also sees each vector's message whenever the guest programs
- * or masks it, and may own MSI-X table entries that it programs itself.
+ * or masks it, and may own MSI-X table entries or MSI capabilities that it
+ * programs itself.
  * Nothing else in QEMU changes: with no interceptor
  * registered, messages go to the bus-master address space (and from there
  * through any IOMMU to the APIC) exactly as before.
@@ -41,12 +42,14 @@ struct PCIMSIInterceptor {
                   uint64_t address, uint32_t data, bool masked);
 
     /*
-     * Whether the model programs MSI-X table entry @vector of @dev itself
-     * (as Xen does for the entries it maps, see docs/xen-model.rst): the
-     * guest's writes to the entry are then ignored and logged, and the
-     * model writes it with msix_write_entry().  May be NULL.
+     * Whether the model programs MSI-X table entry @vector of @dev
+     * (@is_msix), or @dev's MSI capability (@vector 0), itself, as Xen
+     * does for the ones it maps (docs/xen-model.rst): the guest's writes
+     * to the entry, or to the capability's Message Control, Address and
+     * Data, are then ignored and logged, and the model writes them with
+     * msix_write_entry() or msi_write_owned().  May be NULL.
      */
-    bool (*owns_entry)(PCIDevice *dev, unsigned vector);
+    bool (*owns_entry)(PCIDevice *dev, bool is_msix, unsigned vector);
 
     /* @dev is going away.  May be NULL. */
     void (*device_removed)(PCIDevice *dev);
@@ -68,12 +71,15 @@ static inline bool pci_msi_intercept(PCIDevice *dev, uint64_t address,
     return pci_msi_interceptors &&
            pci_msi_intercept_slow(dev, address, data);
 }
-bool pci_msi_entry_owned_slow(PCIDevice *dev, unsigned vector);
+bool pci_msi_entry_owned_slow(PCIDevice *dev, bool is_msix,
+                              unsigned vector);
 
-/* Whether a model owns MSI-X table entry @vector of @dev. */
-static inline bool pci_msi_entry_owned(PCIDevice *dev, unsigned vector)
+/* Whether a model owns MSI-X entry @vector / the MSI capability of @dev */
+static inline bool pci_msi_entry_owned(PCIDevice *dev, bool is_msix,
+                                       unsigned vector)
 {
-    return pci_msi_interceptors && pci_msi_entry_owned_slow(dev, vector);
+    return pci_msi_interceptors &&
+           pci_msi_entry_owned_slow(dev, is_msix, vector);
 }
 void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
                    uint64_t address, uint32_t data, bool masked);
