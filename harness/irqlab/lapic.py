@@ -42,6 +42,23 @@ def read(vm) -> dict[int, dict]:
     return out
 
 
+def pending(vm) -> dict[int, dict]:
+    """{CPU index: {"isr", "irr"}}: each local APIC's in-service and
+    requested vectors as `info lapic` lists them ("(none)" when empty)."""
+    out = {}
+    for cpu in vm.cmd("query-cpus-fast"):
+        apic_id = vm.cmd("qom-get", path=cpu["qom-path"], property="apic-id")
+        text = vm.cmd("human-monitor-command",
+                      command_line=f"info lapic {apic_id}")
+        regs = {}
+        for line in text.splitlines():
+            name, _, rest = line.partition("\t")
+            if name in ("ISR", "IRR"):
+                regs[name.lower()] = rest.strip()
+        out[cpu["cpu-index"]] = regs
+    return out
+
+
 def targets(dest: int, mode: str, lapics: dict) -> set[int]:
     """The APIC IDs a fixed-delivery @dest in @mode reaches."""
     if mode == "physical":

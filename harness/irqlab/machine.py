@@ -146,6 +146,8 @@ def run(cfg: Config, log=print) -> dict:
                 t0 = time.monotonic()
                 vm.cmd("cont")
                 status, detail = converse(cfg, vm, sock, record, t0, log)
+            if status == "timeout":
+                record["at-timeout"] = stuck_state(vm)
             if status in ("timeout", "harness"):
                 vm.kill()
             else:
@@ -171,6 +173,17 @@ def run(cfg: Config, log=print) -> dict:
         detail = next(x for x in record["console"] if PANIC in x).strip()
     record["outcome"] = {"status": status, "detail": detail}
     return record
+
+
+def stuck_state(vm) -> dict:
+    """What QEMU holds when the guest did not finish: the device's vectors
+    (masked, pending, sent, held) and every local APIC's ISR and IRR, so
+    that a lost or stuck interrupt shows where it stopped."""
+    try:
+        return {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
+                "lapic": lapic.pending(vm)}
+    except Exception as e:      # noqa: BLE001  (QMP, monitor)
+        return {"error": f"{type(e).__name__}: {e}"}
 
 
 def converse(cfg, vm, sock, record, t0, log) -> tuple[str, str]:

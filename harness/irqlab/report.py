@@ -52,6 +52,10 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w("")
     w("Checks")
     _checks(w, a.checks, verbose)
+    if run.get("at-timeout"):
+        w("")
+        w("QEMU at the timeout (x-query-msix, info lapic)")
+        _stuck(w, run["at-timeout"])
     if o.get("status") != "done":
         w("")
         w(f"last {TAIL} console lines:")
@@ -64,6 +68,25 @@ def text(a: Analysis, verbose: bool = False) -> str:
       + (f"; boot to poweroff {t['boot-to-poweroff-s']:.1f} s"
          if "boot-to-poweroff-s" in t else ""))
     return "\n".join(out)
+
+
+def _stuck(w, st) -> None:
+    if "error" in st:
+        w(f"  could not query QEMU: {st['error']}")
+        return
+    for cap in st["x-query-msix"]:
+        w(f"  {cap['capability']}: enabled {cap['enabled']}, function "
+          f"masked {cap['function-masked']}")
+        for v in cap["vectors"]:
+            if (v["sent"] or v["held"] or v["pending"] or
+                    (cap["enabled"] and not v["masked"])):
+                w(f"    vector {v['index']}: sent {v['sent']}, held "
+                  f"{v['held']}, pending {v['pending']}, masked "
+                  f"{v['masked']}, dest {v['decoded'].get('dest-id', '?')} "
+                  f"vector {v['decoded'].get('vector', '?')}")
+    for cpu, regs in sorted(st["lapic"].items()):
+        w(f"  CPU {cpu}: ISR {regs.get('isr', '?')}; "
+          f"IRR {regs.get('irr', '?')}")
 
 
 def _figures(run) -> str:
