@@ -478,6 +478,10 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
                                   msi_compose_msg(d[0]).address,
                                   msi_compose_msg(d[0]).data);
     if (cap == PCI_CAP_ID_MSI) {
+        /* Masked until bound, where the function has per-vector masks */
+        for (i = 0; i < nvec; i++) {
+            mask_vector(dev, d[i], true);
+        }
         msi_write_owned(dev, msi_compose_msg(d[0]), nvec, true);
         map->entry_nr = nvec;
         return 0;
