@@ -89,8 +89,6 @@
 #define XEN_NR_IRQS_GSI             IOAPIC_NUM_PINS
 /* How many irqs the model can create */
 #define XEN_PHYSIRQ_NR_IRQS         256
-/* The most vectors an MSI capability has (PCI Multiple Message Capable) */
-#define MSI_MAX_VECTORS             32
 /* A vector_irq[] slot with no irq (Xen: IRQ_VECTOR_UNASSIGNED) */
 #define VECTOR_UNASSIGNED           (-1)
 
@@ -112,8 +110,6 @@ typedef struct XenIrqDesc {
     uint8_t cap;            /* PCI_CAP_ID_MSIX or PCI_CAP_ID_MSI */
     /* The MSI-X table entry, or the vector within the MSI block */
     uint16_t entry;
-    /* MSI: the block's size (Multiple Message Enable), on each vector */
-    uint8_t nvec;
     /* Messages routed to the pirq (Xen: the irq's kstat count) */
     uint64_t count;
 } XenIrqDesc;
@@ -322,11 +318,29 @@ static void free_desc(XenPhysIrqState *s, XenIrqDesc *d)
     s->nr_mapped--;
 }
 
+/* The guest's PHYSDEVOP_@op was refused with @err because @why */
+static int guest_error(const char *op, int err, const char *why)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "xen: PHYSDEVOP_%s: %s\n", op, why);
+    trace_xen_physirq_error(op, err, why);
+    return err;
+}
+
 static int map_error(int err, const char *why)
 {
-    qemu_log_mask(LOG_GUEST_ERROR, "xen: PHYSDEVOP_map_pirq: %s\n", why);
-    trace_xen_physirq_map_error(err, why);
-    return err;
+    return guest_error("map_pirq", err, why);
+}
+
+/* The size of @d's MSI block: the descriptors of its function's MSI */
+static unsigned msi_block_size(XenPhysIrqState *s, const XenIrqDesc *d)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        n += s->desc[i].pirq && s->desc[i].cap == PCI_CAP_ID_MSI &&
+             s->desc[i].bus == d->bus && s->desc[i].devfn == d->devfn;
+    }
+    return n;
 }
 
 int xen_physirq_map_nvec(const struct physdev_map_pirq *map)
@@ -334,7 +348,7 @@ int xen_physirq_map_nvec(const struct physdev_map_pirq *map)
     int nvec = map->type == MAP_PIRQ_TYPE_MULTI_MSI ? map->entry_nr : 1;
 
     /* Multi-message MSI: a power of two up to 32 vectors (PCI 6.8.1.3) */
-    if (nvec < 1 || nvec > MSI_MAX_VECTORS || !is_power_of_2(nvec)) {
+    if (nvec < 1 || nvec > PCI_MSI_VECTORS_MAX || !is_power_of_2(nvec)) {
         return map_error(-EINVAL, "multi-message MSI count not a power "
                          "of two up to 32");
     }
@@ -430,7 +444,7 @@ static PCIDevice *map_device(XenPhysIrqState *s,
 int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
 {
     XenPhysIrqState *s = xen_physirq_singleton;
-    XenIrqDesc *d[MSI_MAX_VECTORS];
+    XenIrqDesc *d[PCI_MSI_VECTORS_MAX];
     int nvec = xen_physirq_map_nvec(map);
     uint8_t bus, cap;
     PCIDevice *dev;
@@ -465,7 +479,6 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
         d[i]->devfn = map->devfn;
         d[i]->cap = cap;
         d[i]->entry = cap == PCI_CAP_ID_MSIX ? map->entry_nr : i;
-        d[i]->nvec = cap == PCI_CAP_ID_MSI ? nvec : 0;
         s->nr_mapped++;
         trace_xen_physirq_map(pirq + i, desc_irq(s, d[i]), dev->name,
                               cap == PCI_CAP_ID_MSIX ? "MSI-X entry"
@@ -503,9 +516,10 @@ int xen_physirq_unmap_count(int pirq)
     }
     if (d->cap == PCI_CAP_ID_MSI && d->entry) {
         /* Xen: "trying to unmap secondary MSI pirq" */
-        return map_error(-EBUSY, "unmap of a secondary multi-MSI pirq");
+        return guest_error("unmap_pirq", -EBUSY,
+                           "a multi-MSI block's pirq other than its first");
     }
-    return d->cap == PCI_CAP_ID_MSI ? d->nvec : 1;
+    return d->cap == PCI_CAP_ID_MSI ? msi_block_size(s, d) : 1;
 }
 
 int xen_physirq_unmap(int pirq)
@@ -770,7 +784,7 @@ static void xen_physirq_reset_hold(Object *obj, ResetType type)
 static int xen_physirq_post_load(void *opaque, int version_id)
 {
     XenPhysIrqState *s = opaque;
-    unsigned i;
+    unsigned i, cpu, v, slots = 0;
 
     for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
         XenIrqDesc *d = &s->desc[i];
@@ -779,14 +793,27 @@ static int xen_physirq_post_load(void *opaque, int version_id)
                         d->vector < XEN_FIRST_DYNAMIC_VECTOR ||
                         d->vector > XEN_LAST_DYNAMIC_VECTOR ||
                         (d->cap != PCI_CAP_ID_MSI &&
-                         d->cap != PCI_CAP_ID_MSIX))) {
+                         d->cap != PCI_CAP_ID_MSIX) ||
+                        (d->cap == PCI_CAP_ID_MSI &&
+                         d->entry >= PCI_MSI_VECTORS_MAX))) {
             return -EINVAL;
-        }
-        if (d->pirq) {
-            xen_evtchn_restore_pt_pirq(d->pirq);
         }
     }
     rebuild_vector_irq(s);
+    /* Two descriptors on one CPU's vector would leave a slot short */
+    for (cpu = 0; cpu < s->nr_cpus; cpu++) {
+        for (v = 0; v < XEN_NR_VECTORS; v++) {
+            slots += s->vector_irq[cpu][v] != VECTOR_UNASSIGNED;
+        }
+    }
+    if (slots != s->nr_mapped) {
+        return -EINVAL;
+    }
+    for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
+        if (s->desc[i].pirq) {
+            xen_evtchn_restore_pt_pirq(s->desc[i].pirq);
+        }
+    }
     return 0;
 }
 
@@ -802,7 +829,6 @@ static const VMStateDescription xen_irq_desc_vmstate = {
         VMSTATE_UINT8(devfn, XenIrqDesc),
         VMSTATE_UINT8(cap, XenIrqDesc),
         VMSTATE_UINT16(entry, XenIrqDesc),
-        VMSTATE_UINT8(nvec, XenIrqDesc),
         VMSTATE_UINT64(count, XenIrqDesc),
         VMSTATE_END_OF_LIST()
     }
