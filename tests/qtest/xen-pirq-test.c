@@ -115,8 +115,8 @@ static QDict *check_mapped(Xen *x, int pirq, int entry)
            (uint64_t)msix_entry_readl(x->dev, entry,
                                       PCI_MSIX_ENTRY_UPPER_ADDR) << 32;
     data = msix_entry_readl(x->dev, entry, PCI_MSIX_ENTRY_DATA);
-    g_assert_cmphex(addr, ==, 0xfee00000ULL | apic << 12);
-    g_assert_cmphex(data, ==, 0x4000 | vector);   /* level assert, fixed */
+    g_assert_cmphex(addr, ==, XEN_MSI_ADDRESS(apic));
+    g_assert_cmphex(data, ==, XEN_MSI_DATA(vector));
     g_assert_cmphex(qdict_get_int(v, "address"), ==, addr);
     g_assert_cmphex(qdict_get_int(v, "data"), ==, data);
     g_assert_cmpint(qdict_get_int(qdict_get_qdict(v, "decoded"), "dest-id"),
@@ -337,16 +337,15 @@ static void test_dom0_msi(void)
     g_assert_cmphex(qpci_config_readl(x->dev, cap + PCI_MSI_ADDRESS_LO) |
                     (uint64_t)qpci_config_readl(x->dev,
                                                 cap + PCI_MSI_ADDRESS_HI) << 32,
-                    ==, 0xfee00000ULL |
-                        qdict_get_int(d0, "apic-id") << 12);
+                    ==, XEN_MSI_ADDRESS(qdict_get_int(d0, "apic-id")));
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
-                    0x4000 | base);
+                    XEN_MSI_DATA(base));
     /* ...owned: the guest's writes are ignored */
     qpci_config_writew(x->dev, cap + PCI_MSI_DATA_64, 0x55);
     qpci_config_writew(x->dev, cap + PCI_MSI_FLAGS,
                        flags & ~PCI_MSI_FLAGS_ENABLE);
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
-                    0x4000 | base);
+                    XEN_MSI_DATA(base));
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS), ==,
                     flags);
 
@@ -669,7 +668,7 @@ static void bench_delivery(void)
     int i;
 
     if (!strcmp(path, "lapic")) {
-        msix_entry_set(x->dev, 1, 0xfee00000, 0x40);
+        msix_entry_set(x->dev, 1, APIC_MSI_ADDRESS, 0x40);
         msix_entry_mask(x->dev, 1, false);
         xen_set_msix_enable(x, true);
     } else {

@@ -296,7 +296,8 @@ Xen *xen_tdev(int smp, int pirqs)
 
 void xen_msix_entry_pirq(Xen *x, int v, uint32_t pirq, bool masked)
 {
-    uint64_t addr = 0xfee00000ULL | (pirq & 0xff) << 12 |
+    uint64_t addr = APIC_MSI_ADDRESS |
+                    (pirq & 0xff) << MSI_ADDR_DEST_ID_SHIFT |
                     (uint64_t)(pirq & ~0xffU) << 32;
 
     msix_entry_set(x->dev, v, addr, 0);

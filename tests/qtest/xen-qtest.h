@@ -20,6 +20,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "standard-headers/linux/pci_regs.h"
+#include "hw/i386/apic-msidef.h"
 #include "hw/i386/xen-hypercall-port-regs.h"
 #include "hw/misc/msix-testdev-regs.h"
 /* The interface version QEMU's include/hw/xen/xen.h selects */
@@ -39,6 +40,16 @@
 #define CALLBACK_VECTOR     0xf3
 #define TDEV_DEVFN          QPCI_DEVFN(4, 0)
 #define TDEV_ID             "dut"
+/* The local APICs' MSI address window (Intel SDM, "Message Address") */
+#define APIC_MSI_ADDRESS    0xfee00000ULL
+/*
+ * The message Xen's msi_compose_msg() (xen/arch/x86/msi.c) writes for
+ * APIC ID @apic and @vector: physical destination mode, fixed delivery,
+ * edge, Level Assert set.
+ */
+#define XEN_MSI_ADDRESS(apic) \
+    (APIC_MSI_ADDRESS | (uint64_t)(apic) << MSI_ADDR_DEST_ID_SHIFT)
+#define XEN_MSI_DATA(vector) (1u << MSI_DATA_LEVEL_SHIFT | (vector))
 /* HVM_PARAM_CALLBACK_IRQ's value: the type in its top byte */
 #define HVM_CALLBACK(type, val) \
     ((uint64_t)(type) << ctz64(HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) | (val))
