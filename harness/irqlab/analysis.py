@@ -8,7 +8,7 @@ the same on a live run and on a saved --json document (`irqlab check`).
 import copy
 from dataclasses import dataclass, field
 
-from . import checks, faults, seed004, sequence, vectors
+from . import checks, faults, seed004, sequence, stall, vectors
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -25,6 +25,7 @@ class Analysis:
     expectation: seed004.Expectation | None = None
     checks: list = field(default_factory=list)
     hook: str = ""
+    stalled: list = field(default_factory=list)    # stall.describe()
 
     @property
     def ok(self) -> bool:
@@ -38,6 +39,12 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
     a.checks.append(Check("guest", "guest ran to the end (@@irqlab done, "
                           "powered off)", outcome.get("status") == "done",
                           outcome.get("detail", "")))
+    if run.get("stuck") and "error" not in run["stuck"]:
+        names = {int(k, 16): v
+                 for k, v in (run.get("linux-vectors") or {}).items()}
+        a.stalled = stall.describe(run["stuck"], names)
+    if not run.get("irqlab-qemu", True):
+        return a            # a QEMU without irqlab: only the outcome counts
     loaded = run.get("reports", {}).get("loaded")
     qmp = run.get("qmp", {}).get("loaded")
     if loaded is None or qmp is None:

@@ -12,24 +12,38 @@ synchronised with guest/init over ttyS1 without a single sleep:
     and the guest is waiting, so the two views are of the same moment)
     and answers `go`;
   - QEMU's exit (poweroff, or a panic with panic=-1 and -no-reboot) closes
-    the socket; past the deadline QEMU is killed.
+    the socket; past the deadline QEMU is killed;
+  - when neither ttyS1 nor the console has grown for STALL_S seconds, the
+    harness looks at the vCPUs: a CPU halted with a vector in service
+    (stall.py) on two looks a second apart ends the run as "stalled", with
+    the words for it, instead of waiting for the deadline.
+
+A QEMU built without irqlab's patches (`make bench` builds one in
+build/qemu-base) runs the same guest: nothing is queried, only the
+outcome counts (`irqlab soak --qemu`).
 """
 
 import os
 import select
 import socket
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 
 from .channel import GuestChannel
 from .scenario import BDF, DUT, SCENARIOS, log_size
-from . import iommu, lapic
+from . import iommu, lapic, stall
 
 TRACE_EVENTS = ("irq_vectors:vector_config,irq_vectors:vector_update,"
                 "irq_vectors:vector_activate")
 PANIC = "Kernel panic"
 TAIL = 20
+# Seconds without a byte on ttyS1 or the console before the harness looks
+# for a stalled vCPU, well inside the 21 s after which Linux's RCU stall
+# warning would end the silence.  Silence alone ends nothing: a slow run
+# whose vCPUs look healthy goes on.
+STALL_S = 5.0
 
 
 class LaunchError(Exception):
@@ -48,6 +62,7 @@ class Config:
     timeout: float
     commands: int
     verbose: bool = False
+    irqlab: bool = True         # QEMU has irqlab's patches (probe_qemu())
 
     @property
     def guest_dir(self) -> str:
@@ -73,6 +88,18 @@ class Config:
 
     def io_queues(self) -> int:
         return self.queues or SCENARIOS[self.scenario].default_queues
+
+
+def probe_qemu(cfg: Config) -> bool:
+    """Whether @cfg's QEMU has irqlab's patches: its scenario device has
+    the x-msi-log-size property every patched PCI device has."""
+    dev = SCENARIOS[cfg.scenario].device_type
+    try:
+        out = subprocess.run([cfg.qemu, "-device", f"{dev},help"],
+                             capture_output=True, text=True, timeout=30)
+    except OSError:
+        return False
+    return "x-msi-log-size" in out.stdout
 
 
 def kernel_cmdline(cfg: Config) -> str:
@@ -107,7 +134,8 @@ def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
         args += ["-device", "intel-iommu,intremap=on"]
     args += SCENARIOS[cfg.scenario].device_args(
         cfg.queues, tmp, log_size(cfg.commands, cfg.smp,
-                                  min(cfg.io_queues(), cfg.smp)))
+                                  min(cfg.io_queues(), cfg.smp))
+        if cfg.irqlab else None)
     return args
 
 
@@ -116,11 +144,13 @@ def run(cfg: Config, log=print) -> dict:
     # Imported here so that `irqlab check` works without QEMU's tree.
     from qemu.machine import QEMUMachine
 
+    cfg.irqlab = probe_qemu(cfg)
     record = {"scenario": cfg.scenario, "smp": cfg.smp,
               "queues": cfg.queues, "io_queues": cfg.io_queues(),
               "iommu": cfg.iommu, "accel": cfg.accel,
               "commands": cfg.commands, "kernel": cfg.kernel()[0],
-              "cmdline": kernel_cmdline(cfg),
+              "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
+              "linux-vectors": linux_vector_names(cfg),
               "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {}}
     with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:
         console = os.path.join(tmp, "console.log")
@@ -145,10 +175,11 @@ def run(cfg: Config, log=print) -> dict:
                 sock.connect(sync_path)
                 t0 = time.monotonic()
                 vm.cmd("cont")
-                status, detail = converse(cfg, vm, sock, record, t0, log)
-            if status == "timeout":
-                record["at-timeout"] = stuck_state(vm)
-            if status in ("timeout", "harness"):
+                status, detail = converse(cfg, vm, sock, record, t0, log,
+                                          console)
+            if status in ("timeout", "stalled"):
+                record["stuck"] = stuck_state(vm, cfg)
+            if status in ("timeout", "stalled", "harness"):
                 vm.kill()
             else:
                 left = max(1.0, t0 + cfg.timeout - time.monotonic())
@@ -160,7 +191,7 @@ def run(cfg: Config, log=print) -> dict:
                     vm.kill()
             wall = time.monotonic() - t0
             record["times"]["wall-s"] = wall
-            if status != "timeout":
+            if status not in ("timeout", "stalled"):
                 record["times"]["boot-to-poweroff-s"] = wall
             record["qemu-exit"] = vm.exitcode()
             if status == "exited":
@@ -175,29 +206,83 @@ def run(cfg: Config, log=print) -> dict:
     return record
 
 
-def stuck_state(vm) -> dict:
-    """What QEMU holds when the guest did not finish: the device's vectors
-    (masked, pending, sent, held) and every local APIC's ISR and IRR, so
-    that a lost or stuck interrupt shows where it stopped."""
+def linux_vector_names(cfg: Config) -> dict[str, str]:
+    """Linux's names of its reserved vectors, from the guest kernel's
+    headers (scripts/irqlab-guest unpacks them), by vector in hex."""
+    ver = cfg.kernel()[0]
+    common = ver.rsplit("-", 1)[0] + "-common"
+    path = os.path.join(cfg.guest_dir, "headers", "usr", "src",
+                        f"linux-headers-{common}", "arch", "x86", "include",
+                        "asm", "irq_vectors.h")
     try:
-        return {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
-                "lapic": lapic.pending(vm)}
+        with open(path) as f:
+            names = stall.linux_vector_names(f.read())
+    except OSError:
+        return {}
+    return {f"{v:#04x}": n for v, n in sorted(names.items())}
+
+
+def stuck_state(vm, cfg: Config) -> dict:
+    """What QEMU holds when the guest did not finish: every vCPU's run
+    state and local APIC (ISR, IRR), and the device's vectors (masked,
+    pending, sent, held), so that a lost or stuck interrupt shows where it
+    stopped.  The vCPUs are stopped first: one moment, and the last."""
+    try:
+        vm.cmd("stop")
+        return stall.read(vm, DUT if cfg.irqlab else None)
     except Exception as e:      # noqa: BLE001  (QMP, monitor)
         return {"error": f"{type(e).__name__}: {e}"}
 
 
-def converse(cfg, vm, sock, record, t0, log) -> tuple[str, str]:
-    """Read ttyS1 until `done`, QEMU's exit or the deadline."""
+class Progress:
+    """When the guest last wrote anything: ttyS1 or the console file."""
+
+    def __init__(self, console: str):
+        self.console = console
+        self.size = 0
+        self.at = time.monotonic()
+
+    def poll(self, got_data: bool) -> float:
+        """Seconds since the last progress."""
+        try:
+            size = os.path.getsize(self.console)
+        except OSError:
+            size = self.size
+        if got_data or size != self.size:
+            self.size, self.at = size, time.monotonic()
+        return time.monotonic() - self.at
+
+
+def converse(cfg, vm, sock, record, t0, log,
+             console: str | None = None) -> tuple[str, str]:
+    """Read ttyS1 until `done`, QEMU's exit or the deadline, and, given
+    the @console file to watch, a stalled vCPU (not under gdb, which
+    stops the vCPUs itself)."""
     chan = GuestChannel()
+    progress = Progress(console) if console else None
+    suspect = None          # the lost EOIs of the previous look
     deadline = t0 + cfg.timeout
     status, detail = "exited", "QEMU exited before @@irqlab done"
     try:
         while True:
             left = deadline - time.monotonic()
-            ready = select.select([sock], [], [], max(left, 0))[0]
-            if not ready:
+            if left <= 0:
                 return ("timeout",
                         f"no @@irqlab done within {cfg.timeout:.0f} s")
+            ready = select.select([sock], [], [], min(left, 1.0))[0]
+            if progress and progress.poll(bool(ready)) >= STALL_S:
+                lost = lost_eois(vm)
+                if lost and lost == suspect:
+                    cpu, vector = lost[0]
+                    return ("stalled",
+                            f"no guest output for {STALL_S:.0f} s; CPU "
+                            f"{cpu} halted with vector {vector:#04x} in "
+                            "service")
+                suspect = lost
+            else:
+                suspect = None
+            if not ready:
+                continue
             data = sock.recv(1 << 16)
             if not data:
                 return status, detail
@@ -230,8 +315,29 @@ def converse(cfg, vm, sock, record, t0, log) -> tuple[str, str]:
         record["channel"] = chan.transcript
 
 
+def lost_eois(vm) -> list[tuple[int, int]]:
+    """(CPU, vector) of each lost EOI QEMU shows now (stall.lost_eois());
+    none when QEMU cannot be asked.  The vCPUs are stopped for the look,
+    so that a CPU's run state and its APIC are read at one moment (a CPU
+    halted, then woken into a handler, would look like one).  Not when
+    something else has stopped them."""
+    try:
+        if vm.cmd("query-status")["status"] != "running":
+            return []
+        vm.cmd("stop")
+        try:
+            state = stall.read_cpus(vm)
+        finally:
+            vm.cmd("cont")
+    except Exception:           # noqa: BLE001  (QMP, monitor)
+        return []
+    return [(x.cpu, x.vector) for x in stall.lost_eois(state)]
+
+
 def query(vm, cfg: Config, phase: str, record: dict) -> dict:
     """At a sync point: the device's table and log, LAPICs, the IRTEs."""
+    if not cfg.irqlab:
+        return {}
     out = {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
            "x-query-msix-log": vm.cmd("x-query-msix-log", device=DUT)}
     if phase == "loaded":

@@ -16,6 +16,9 @@ def text(a: Analysis, verbose: bool = False) -> str:
       + (", intel-iommu intremap" if run["iommu"] else "")
       + f", -accel {accel}; kernel {run.get('kernel', '?')}, "
       f"QEMU {run.get('qemu-version', '?')}")
+    if not run.get("irqlab-qemu", True):
+        w("(a QEMU without irqlab's patches: nothing queried, only the "
+          "outcome checked)")
     if a.hook:
         w(f"*** {a.hook} ***")
     t = run.get("times", {})
@@ -52,10 +55,16 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w("")
     w("Checks")
     _checks(w, a.checks, verbose)
-    if run.get("at-timeout"):
+    if a.stalled:
         w("")
-        w("QEMU at the timeout (x-query-msix, info lapic)")
-        _stuck(w, run["at-timeout"])
+        w("What stopped")
+        for line in a.stalled:
+            w(f"  {line}")
+    if run.get("stuck"):
+        w("")
+        w("QEMU when the run stopped (info registers -a, info lapic, "
+          "x-query-msix)")
+        _stuck(w, run["stuck"])
     if o.get("status") != "done":
         w("")
         w(f"last {TAIL} console lines:")
@@ -74,7 +83,7 @@ def _stuck(w, st) -> None:
     if "error" in st:
         w(f"  could not query QEMU: {st['error']}")
         return
-    for cap in st["x-query-msix"]:
+    for cap in st.get("x-query-msix", []):
         w(f"  {cap['capability']}: enabled {cap['enabled']}, function "
           f"masked {cap['function-masked']}")
         for v in cap["vectors"]:
@@ -84,9 +93,10 @@ def _stuck(w, st) -> None:
                   f"{v['held']}, pending {v['pending']}, masked "
                   f"{v['masked']}, dest {v['decoded'].get('dest-id', '?')} "
                   f"vector {v['decoded'].get('vector', '?')}")
-    for cpu, regs in sorted(st["lapic"].items()):
-        w(f"  CPU {cpu}: ISR {regs.get('isr', '?')}; "
-          f"IRR {regs.get('irr', '?')}")
+    for cpu, regs in sorted(st["cpus"].items(), key=lambda x: int(x[0])):
+        run = "halted" if regs.get("halted") else "running"
+        w(f"  CPU {cpu}: {run}, IF={int(bool(regs.get('if')))}; ISR "
+          f"{regs.get('isr', '?')}; IRR {regs.get('irr', '?')}")
 
 
 def _figures(run) -> str:

@@ -29,28 +29,34 @@ class Scenario:
     default_queues: int     # the I/O queues the device offers by default
     block: bool             # needs a disk
 
+    @property
+    def device_type(self) -> str:
+        return "virtio-blk-pci" if self.name == "virtio-blk" else self.name
+
     def device_args(self, queues: int | None, tmpdir: str,
-                    log: int = LOG_MIN) -> list[str]:
-        common = f"id={DUT},addr={ADDR},x-msi-log-size={log}"
+                    log: int | None = LOG_MIN) -> list[str]:
+        """@log: the device's event log size; None for a QEMU without
+        irqlab's patches, which has no event log."""
+        common = f"id={DUT},addr={ADDR}" + \
+            (f",x-msi-log-size={log}" if log is not None else "")
         args = []
         if self.block:
             disk = os.path.join(tmpdir, "disk.raw")
             with open(disk, "wb") as f:
                 f.truncate(DISK_BYTES)
             args += ["-drive", f"file={disk},if=none,id=d0,format=raw"]
+        dev = f"{self.device_type},{common}"
         if self.name == "msix-testdev":
             # docs/specs/msix-testdev.rst: queues I/O pairs, a table of
             # vectors entries; one per CQ, as nvme sizes its table.
-            dev = f"msix-testdev,{common}"
             if queues is not None:
                 dev += f",queues={queues},vectors={queues + 1}"
         elif self.name == "nvme":
-            dev = f"nvme,{common},drive=d0,serial=irqlab"
+            dev += ",drive=d0,serial=irqlab"
             if queues is not None:
                 dev += f",max_ioqpairs={queues},msix_qsize={queues + 1}"
         else:
-            dev = f"virtio-blk-pci,{common},drive=d0," \
-                f"num-queues={queues or self.default_queues}"
+            dev += f",drive=d0,num-queues={queues or self.default_queues}"
         return args + ["-device", dev]
 
 
