@@ -6,7 +6,7 @@
 
 BUILD := scripts/irqlab-build
 
-.PHONY: check demo setup build test bench export-patches clean distclean help
+.PHONY: check demo setup build test bench soak export-patches clean distclean help
 
 ## make check: set up everything, build, run every test, print timings.
 check:
@@ -27,6 +27,12 @@ test:
 ## make bench: instructions per MSI-X message, with and without irqlab.
 bench:
 	@scripts/irqlab-bench
+
+## make soak: the main job SOAK_RUNS times, then as often with the host loaded.
+SOAK_RUNS ?= 100
+soak:
+	@$(BUILD) setup
+	@scripts/irqlab soak $(SOAK_RUNS)
 
 ## make export-patches: a git-am-able series in build/export/series.
 export-patches:

@@ -2,6 +2,7 @@
 """
 `irqlab run`: boot the guest against a device, report, check.
 `irqlab check FILE`: the same report and checks from a saved --json.
+`irqlab soak N`: N runs, then N more with the host loaded (soak.py).
 
 Exit status: 0 every check passed; 1 a check failed, the guest timed out,
 panicked or reported an error; 2 the harness could not run.
@@ -64,6 +65,20 @@ def main(argv=None, build: str | None = None) -> int:
     d.add_argument("-v", "--verbose", action="store_true", help="progress")
     debug.add_arguments(d)
 
+    s = sub.add_parser("soak", help="N runs, then N more with two busy "
+                       "host processes: failures by kind, boot times")
+    s.add_argument("runs", type=int, metavar="N")
+    _scenario_options(s, build)
+    s.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds from start to poweroff, each run (120)")
+    s.add_argument("--keep", default=os.path.join(build, "soak"),
+                   help="where failed runs' JSON records go (build/soak)")
+    arm = s.add_mutually_exclusive_group()
+    arm.add_argument("--idle-only", action="store_true",
+                     help="only the N runs without host load")
+    arm.add_argument("--loaded-only", action="store_true",
+                     help="only the N runs with host load")
+
     sub.add_parser("faults", help="list the --inject-fault test hooks, one "
                    "per line")
 
@@ -73,6 +88,15 @@ def main(argv=None, build: str | None = None) -> int:
         return 0
     if args.command == "debug":
         return debug.main(args, build)
+    if args.command == "soak":
+        from . import soak
+        cfg = _config(args, build)
+        if cfg is None:
+            return 2
+        if args.runs < 1:
+            print("irqlab: error: soak needs at least 1 run", file=sys.stderr)
+            return 2
+        return soak.main(args, cfg)
     if args.command == "check":
         with open(args.file) as f:
             doc = json.load(f)
@@ -121,12 +145,14 @@ def _common(p):
                    help="every check with its values; progress")
 
 
-def _run(args, build) -> dict | None:
-    from .machine import Config, LaunchError, run
+def _config(args, build):
+    """The run's Config from the options, or None (said why)."""
+    from .machine import Config
     cfg = Config(build=build, qemu=args.qemu, scenario=args.scenario,
                  smp=args.smp, queues=args.queues, iommu=args.iommu,
                  accel=args.accel, timeout=args.timeout,
-                 commands=args.commands, verbose=args.verbose)
+                 commands=args.commands,
+                 verbose=getattr(args, "verbose", False))
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
@@ -138,6 +164,14 @@ def _run(args, build) -> dict | None:
         return None
     if args.queues is not None and args.queues < 1:
         print("irqlab: error: --queues must be at least 1", file=sys.stderr)
+        return None
+    return cfg
+
+
+def _run(args, build) -> dict | None:
+    from .machine import LaunchError, run
+    cfg = _config(args, build)
+    if cfg is None:
         return None
     try:
         return run(cfg, log=lambda m: print(m, file=sys.stderr))
