@@ -216,7 +216,8 @@ static void test_event_delivery(void)
     g_assert_true(xen_port_pending(x, ipi));
     g_assert_cmphex(xen_pending_sel(x, vi0), ==, 1ULL << (ipi / 64));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
-    g_assert_true(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    /* The global vector is taken at interrupt acceptance, not the LAPIC */
+    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
     g_assert_true(qtest_get_irq(x->qts, 0));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
     {
@@ -285,16 +286,19 @@ static void test_event_delivery(void)
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 0);
     g_assert_cmpint(xen_vcpu_stat(x, 1, "upcalls"), ==, 1);
     g_assert_true(qtest_get_irq(x->qts, 1));
-    g_assert_true(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
     xen_stop(x);
 }
 
 /*
- * The global callback vector is sent again while upcall_pending stays
- * set; once the guest clears it, the upcall GPIO drops and nothing more
- * is sent.
+ * The global callback vector is not a local APIC interrupt: Xen injects
+ * it at VM entry while upcall_pending stays set (hvm_vcpu_has_pending_irq()),
+ * and the x86 CPU takes it at interrupt acceptance.  Under qtest no vCPU
+ * runs, so nothing ever takes it: no IRR bit, no injection counted, no
+ * re-send; the upcall GPIO stays high until the guest clears
+ * upcall_pending and then drops.  (tcg-xen-guest-test takes it.)
  */
-static void test_callback_vector_resend(void)
+static void test_callback_vector_not_lapic(void)
 {
     Xen *x = xen_domain(2, 0, NULL);
     uint64_t vi0 = xen_vcpu_info(x, 0);
@@ -303,21 +307,18 @@ static void test_callback_vector_resend(void)
 
     qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);
-    g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 1);
     g_assert_true(qtest_get_irq(x->qts, 0));
-
-    qtest_clock_step(x->qts, poll);
-    g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 2);
-    qtest_clock_step(x->qts, poll);
-    g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 3);
+    qtest_clock_step(x->qts, 10 * poll);
+    g_assert_true(qtest_get_irq(x->qts, 0));
+    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 0);
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
 
     xen_guest_ack(x, vi0, ipi);
     qtest_clock_step(x->qts, poll);
     g_assert_false(qtest_get_irq(x->qts, 0));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "asserted"), ==, 0);
-    qtest_clock_step(x->qts, 10 * poll);
-    g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 3);
+    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
     xen_stop(x);
 }
 
@@ -492,8 +493,8 @@ int main(int argc, char **argv)
     qtest_add_func("/xen/evtchn/states", test_port_states);
     qtest_add_func("/xen/evtchn/exhaustion", test_exhaustion);
     qtest_add_func("/xen/evtchn/delivery", test_event_delivery);
-    qtest_add_func("/xen/upcall/callback-vector-resend",
-                   test_callback_vector_resend);
+    qtest_add_func("/xen/upcall/callback-vector-not-lapic",
+                   test_callback_vector_not_lapic);
     qtest_add_func("/xen/upcall/vcpu-vector", test_vcpu_upcall_vector);
     qtest_add_func("/xen/upcall/callback-gsi-and-intx",
                    test_callback_gsi_and_intx);

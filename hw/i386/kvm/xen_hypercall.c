@@ -19,19 +19,26 @@
 #include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/interface/xen.h"
 #include "hw/xen/interface/event_channel.h"
+#include "hw/xen/interface/grant_table.h"
 #include "hw/xen/interface/memory.h"
 #include "hw/xen/interface/physdev.h"
+#include "hw/xen/interface/sched.h"
 #include "hw/xen/interface/vcpu.h"
 #include "hw/xen/interface/version.h"
 #include "hw/xen/interface/hvm/hvm_op.h"
 #include "hw/xen/interface/hvm/params.h"
+#include "hw/core/cpu.h"
+#include "exec/target_page.h"
 #include "system/kvm_xen.h"
+#include "system/runstate.h"
 #include "trace.h"
 
 #include "xen_accel.h"
 #include "xen_evtchn.h"
+#include "xen_gnttab.h"
 #include "xen_hypercall.h"
 #include "xen_overlay.h"
+#include "xen_primary_console.h"
 #include "xen_xenstore.h"
 
 /*
@@ -234,6 +241,25 @@ static int hvm_param(XenHypercallCaller *c, bool set, uint64_t arg)
         }
         hp.value = xen_xenstore_get_port();
         break;
+    case HVM_PARAM_STORE_PFN:
+        if (set) {
+            return -EPERM;
+        }
+        hp.value = XEN_SPECIAL_PFN(XENSTORE);
+        break;
+    case HVM_PARAM_CONSOLE_PFN:
+    case HVM_PARAM_CONSOLE_EVTCHN:
+        if (set) {
+            return -EPERM;
+        }
+        /* As KVM's handle_get_param(): -EINVAL without a console */
+        hp.value = hp.index == HVM_PARAM_CONSOLE_PFN ?
+                   xen_primary_console_get_pfn() :
+                   xen_primary_console_get_port();
+        if (!hp.value) {
+            return -EINVAL;
+        }
+        break;
     default:
         return -ENOSYS;
     }
@@ -278,36 +304,82 @@ static int64_t hvm_op(XenHypercallCaller *c, int cmd, uint64_t arg)
     }
 }
 
-/* XENMEM_add_to_physmap (xen/include/public/memory.h): shared_info only */
-static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+/* The 32-bit layout of struct xen_add_to_physmap: xen_ulong_t is 32 bits */
+struct xen_compat_add_to_physmap {
+    domid_t domid;
+    uint16_t size;
+    unsigned int space;
+    uint32_t idx;
+    uint32_t gpfn;
+};
+
+/*
+ * XENMEM_add_to_physmap (xen/include/public/memory.h) of shared_info or
+ * a grant table frame, as KVM's add_to_physmap_one(); XENMAPSPACE_gmfn*
+ * are not emulated, foreign and dev_mmio frames are not the guest's.
+ */
+static int map_shared_info(XenHypercallCaller *c, uint64_t gfn)
 {
-    struct xen_add_to_physmap xatp;
     int err;
 
-    if (cmd != XENMEM_add_to_physmap) {
-        return -ENOSYS;
-    }
-    if (!c->long_mode) {
-        return -ENOSYS;     /* the 32-bit layout is for a later front end */
-    }
-    if (c->copy_from(c, arg, &xatp, sizeof(xatp))) {
-        return -EFAULT;
-    }
-    if (xatp.domid != DOMID_SELF && xatp.domid != xen_domid) {
-        return -ESRCH;
-    }
-    if (xatp.space != XENMAPSPACE_shared_info) {
-        return -ENOSYS;
-    }
-    if (xatp.idx != 0) {
-        return -EINVAL;
-    }
     BQL_LOCK_GUARD();
-    err = xen_overlay_map_shinfo_page(xatp.gpfn << XEN_PAGE_SHIFT);
+    err = xen_overlay_map_shinfo_page(gfn << XEN_PAGE_SHIFT);
     if (!err) {
         xen_set_long_mode(c->long_mode);
     }
     return err;
+}
+
+static int map_grant_frame(uint64_t idx, uint64_t gfn)
+{
+    BQL_LOCK_GUARD();
+    return xen_gnttab_map_page(idx, gfn);
+}
+
+static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    struct xen_add_to_physmap xatp;
+
+    if (cmd != XENMEM_add_to_physmap) {
+        return -ENOSYS;
+    }
+    if (c->long_mode) {
+        if (c->copy_from(c, arg, &xatp, sizeof(xatp))) {
+            return -EFAULT;
+        }
+    } else {
+        struct xen_compat_add_to_physmap xatp32;
+
+        qemu_build_assert(sizeof(xatp32) == 16);
+        if (c->copy_from(c, arg, &xatp32, sizeof(xatp32))) {
+            return -EFAULT;
+        }
+        xatp.domid = xatp32.domid;
+        xatp.size = xatp32.size;
+        xatp.space = xatp32.space;
+        xatp.idx = xatp32.idx;
+        xatp.gpfn = xatp32.gpfn;
+    }
+    if (xatp.domid != DOMID_SELF && xatp.domid != xen_domid) {
+        return -ESRCH;
+    }
+    switch (xatp.space) {
+    case XENMAPSPACE_shared_info:
+        if (xatp.idx != 0) {
+            return -EINVAL;
+        }
+        return map_shared_info(c, xatp.gpfn);
+    case XENMAPSPACE_grant_table:
+        return map_grant_frame(xatp.idx, xatp.gpfn);
+    case XENMAPSPACE_gmfn:
+    case XENMAPSPACE_gmfn_range:
+        return -ENOTSUP;
+    case XENMAPSPACE_gmfn_foreign:
+    case XENMAPSPACE_dev_mmio:
+        return -EPERM;
+    default:
+        return -EINVAL;
+    }
 }
 
 /* VCPUOP_register_vcpu_info (xen/include/public/vcpu.h) */
@@ -333,6 +405,89 @@ static int64_t vcpu_op(XenHypercallCaller *c, int cmd, uint32_t vcpu_id,
                                      (rvi.mfn << XEN_PAGE_SHIFT) + rvi.offset);
 }
 
+/*
+ * SCHEDOP_shutdown's reasons (xen/include/public/sched.h), as KVM's
+ * schedop_shutdown(): QEMU's own shutdown, reset and panic
+ */
+static int sched_shutdown(XenHypercallCaller *c, uint64_t arg)
+{
+    struct sched_shutdown shutdown;
+
+    qemu_build_assert(sizeof(shutdown) == 4);
+    if (c->copy_from(c, arg, &shutdown, sizeof(shutdown))) {
+        return -EFAULT;
+    }
+    switch (shutdown.reason) {
+    case SHUTDOWN_crash:
+        cpu_dump_state(qemu_get_cpu(c->vcpu_id), stderr, CPU_DUMP_CODE);
+        qemu_system_guest_panicked(NULL);
+        return 0;
+    case SHUTDOWN_reboot:
+        qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
+        return 0;
+    case SHUTDOWN_poweroff:
+        qemu_system_shutdown_request(SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
+        return 0;
+    case SHUTDOWN_soft_reset: {
+        BQL_LOCK_GUARD();
+        return xen_emu_accel()->soft_reset();
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+static int64_t sched_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    switch (cmd) {
+    case SCHEDOP_shutdown:
+        return sched_shutdown(c, arg);
+    case SCHEDOP_poll:
+        /*
+         * Linux's PV spinlocks BUG() on any error (xen_poll_irq_timeout());
+         * the ABI allows a wakeup with no port pending, so return at once,
+         * as KVM does: the guest looks at its lock again.
+         */
+    case SCHEDOP_yield:
+        sched_yield();
+        return 0;
+    default:
+        return -ENOSYS;
+    }
+}
+
+/*
+ * GNTTABOP_set_version, get_version and query_size
+ * (xen/include/public/grant_table.h), one struct each, whose layout is
+ * the same in both ABIs; Xen refuses every other operation to HVM
+ * guests (-ENOSYS), as KVM's kvm_xen_hcall_gnttab_op() does.
+ */
+XEN_THUNK(xen_gnttab_set_version_op, gnttab_set_version)
+XEN_THUNK(xen_gnttab_get_version_op, gnttab_get_version)
+XEN_THUNK(xen_gnttab_query_size_op, gnttab_query_size)
+
+static const XenStructOp gnttab_ops[] = {
+    XEN_STRUCT_OP(GNTTABOP_set_version, gnttab_set_version,
+                  xen_gnttab_set_version_op, true),
+    XEN_STRUCT_OP(GNTTABOP_get_version, gnttab_get_version,
+                  xen_gnttab_get_version_op, true),
+    XEN_STRUCT_OP(GNTTABOP_query_size, gnttab_query_size,
+                  xen_gnttab_query_size_op, true),
+};
+
+static int64_t grant_table_op(XenHypercallCaller *c, int cmd, uint64_t arg,
+                              uint64_t count)
+{
+    if (cmd < 0 || cmd >= ARRAY_SIZE(gnttab_ops) || !gnttab_ops[cmd].fn) {
+        return -ENOSYS;
+    }
+    /* Xen's do_grant_table_op(): these take exactly one struct */
+    if (count != 1) {
+        return -EINVAL;
+    }
+    return do_struct_op(c, &gnttab_ops[cmd], arg);
+}
+
 /* XENVER_version, XENVER_get_features (xen/include/public/version.h) */
 static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
 {
@@ -346,14 +501,19 @@ static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
         if (c->copy_from(c, arg, &fi, sizeof(fi))) {
             return -EFAULT;
         }
-        /* What KVM's kvm_xen_hcall_xen_version() reports */
+        /*
+         * What KVM's kvm_xen_hcall_xen_version() reports, but
+         * XENFEAT_hvm_safe_pvclock: without KVM nothing keeps the
+         * guest's pvclock in vcpu_info (Xen PV time), and with the
+         * feature Linux's xen_hvm_init_time_ops() would use it, dividing
+         * by its zero tsc_to_system_mul (docs/xen-model.rst).
+         */
         fi.submap = 0;
         if (fi.submap_idx == 0) {
             fi.submap = 1 << XENFEAT_writable_page_tables |
                         1 << XENFEAT_writable_descriptor_tables |
                         1 << XENFEAT_auto_translated_physmap |
                         1 << XENFEAT_hvm_callback_vector |
-                        1 << XENFEAT_hvm_safe_pvclock |
                         1 << XENFEAT_hvm_pirqs;
         }
         return c->copy_to(c, arg, &fi, sizeof(fi)) ? -EFAULT : 0;
@@ -391,6 +551,12 @@ int64_t xen_hypercall(XenHypercallCaller *c, unsigned int op,
         break;
     case __HYPERVISOR_xen_version:
         ret = xen_version_op(c, cmd, args[1]);
+        break;
+    case __HYPERVISOR_sched_op:
+        ret = sched_op(c, cmd, args[1]);
+        break;
+    case __HYPERVISOR_grant_table_op:
+        ret = grant_table_op(c, cmd, args[1], args[2]);
         break;
     default:
         ret = -ENOSYS;

@@ -15,10 +15,12 @@
  *    vCPU's local APIC as an edge interrupt when evtchn_upcall_pending
  *    goes from 0 to 1, and only then;
  *  - the global callback vector (HVM_PARAM_CALLBACK_IRQ, type vector) is
- *    injected on every VM entry while evtchn_upcall_pending is set.  Here
- *    it is sent to the local APIC on the 0->1 edge and sent again every
- *    1 ms of virtual time ("poll-ns") while evtchn_upcall_pending stays
- *    set (deliberate difference: QEMU has no VM entry to hook);
+ *    injected on every VM entry while evtchn_upcall_pending is set, with
+ *    no local APIC state and no EOI.  Here the upcall raises the vCPU's
+ *    CPU_INTERRUPT_XEN_CALLBACK, and the x86 CPU takes the vector where
+ *    Xen would, at interrupt acceptance, for as long as
+ *    xen_emu_callback_vector() names it (target/i386/cpu.c,
+ *    x86_cpu_pending_interrupt());
  *  - the GSI and PCI INTx callback types (vCPU 0 only) assert a level
  *    line, deasserted once the guest clears evtchn_upcall_pending, which
  *    is checked at the same period (KVM checks it on every exit).
@@ -64,10 +66,11 @@
 #include "xen_xenstore.h"
 
 /*
- * How often a pending upcall is looked at again: the global callback
- * vector re-sent, a GSI / PCI INTx callback line deasserted.  1 ms of
- * virtual time; under qtest, qtest_clock_step() makes it happen.  The
- * device's read-only property "poll-ns" shows it.
+ * How often an asserted upcall is looked at again: a GSI / PCI INTx
+ * callback line or the "upcall" GPIO deasserted once the guest has
+ * cleared evtchn_upcall_pending.  1 ms of virtual time; under qtest,
+ * qtest_clock_step() makes it happen.  The device's read-only property
+ * "poll-ns" shows it.
  */
 static const uint64_t xen_upcall_poll_ns = 1 * SCALE_MS;
 
@@ -80,7 +83,10 @@ typedef struct XenUpcallVCPU {
     bool asserted;
     /* Upcalls raised: 0->1 edges of evtchn_upcall_pending (migrated) */
     uint64_t upcalls;
-    /* Vectors sent and lines asserted, re-sends included (migrated) */
+    /*
+     * Per-vCPU vectors sent, lines asserted, and global callback vectors
+     * the vCPU took (xen_emu_callback_taken()) (migrated)
+     */
     uint64_t injections;
 
     /* Where vcpu_info_gpa is mapped, rebuilt from it */
@@ -200,10 +206,8 @@ static void do_raise_upcall(XenUpcallState *s, uint32_t vcpu_id, int type)
         v->injections++;
     } else if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
         how = "callback-vector";
-        if (callback_vector()) {
-            send_apic_vector(vcpu_id, callback_vector());
-            v->injections++;
-        }
+        /* Taken at interrupt acceptance: xen_emu_callback_vector() */
+        cpu_interrupt(qemu_get_cpu(vcpu_id), CPU_INTERRUPT_XEN_CALLBACK);
     } else if ((type == HVM_PARAM_CALLBACK_TYPE_GSI ||
                 type == HVM_PARAM_CALLBACK_TYPE_PCI_INTX) && vcpu_id == 0) {
         how = "callback-line";
@@ -254,7 +258,7 @@ static void xen_upcall_raise_upcall(uint32_t vcpu_id, int type)
     }
 }
 
-/* The upcalls still asserted: re-send, or deassert once seen clear. */
+/* The upcalls still asserted: deassert once seen clear. */
 static void xen_upcall_poll(void *opaque)
 {
     XenUpcallState *s = opaque;
@@ -276,11 +280,6 @@ static void xen_upcall_poll(void *opaque)
             trace_xen_upcall_deassert(i);
             continue;
         }
-        if (!v->upcall_vector && callback_vector()) {
-            send_apic_vector(i, callback_vector());
-            v->injections++;
-            trace_xen_upcall_resend(i, callback_vector());
-        }
         again = true;
     }
     if (again) {
@@ -298,6 +297,37 @@ static void xen_upcall_set_callback_asserted(void)
         qemu_set_irq(s->upcall[0], 1);
         arm_poll(s);
     }
+}
+
+/*
+ * include/system/xen-emu.h: the global callback vector to inject into
+ * @cs now, or -1.  Called by its vCPU thread, with or without the BQL.
+ */
+int xen_emu_callback_vector(CPUState *cs)
+{
+    XenUpcallVCPU *v = upcall_vcpu(cs->cpu_index);
+    uint8_t vector = callback_vector();
+
+    if (!v || v->upcall_vector || !vector || !upcall_pending(cs->cpu_index)) {
+        return -1;
+    }
+    return vector;
+}
+
+void xen_emu_callback_taken(CPUState *cs, int vector)
+{
+    XenUpcallVCPU *v = upcall_vcpu(cs->cpu_index);
+
+    if (v) {
+        v->injections++;
+        trace_xen_upcall_callback_taken(cs->cpu_index, vector);
+    }
+}
+
+/* Whether QEMU raises the upcalls (TCG, qtest), not the accelerator */
+bool xen_upcall_backend_active(void)
+{
+    return xen_upcall_singleton != NULL;
 }
 
 static bool xen_upcall_has_vcpu_callback_vector(void)

@@ -20,4 +20,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenUpcallState, XEN_UPCALL)
  */
 bool xen_upcall_query_vcpu(uint32_t vcpu_id, XenVcpuUpcallInfo *info);
 
+/* Whether this backend raises the upcalls (Xen emulation without KVM) */
+bool xen_upcall_backend_active(void);
+
 #endif /* QEMU_XEN_UPCALL_H */
