@@ -296,7 +296,7 @@ static void test_event_delivery(void)
  * and the x86 CPU takes it at interrupt acceptance.  Under qtest no vCPU
  * runs, so nothing ever takes it: no IRR bit, no injection counted, no
  * re-send; the upcall GPIO stays high until the guest clears
- * upcall_pending and then drops.  (tcg-xen-guest-test takes it.)
+ * upcall_pending and then drops.  (xen-tcg-test's guest takes it.)
  */
 static void test_callback_vector_not_lapic(void)
 {
