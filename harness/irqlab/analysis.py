@@ -6,9 +6,10 @@ the same on a live run and on a saved --json document (`irqlab check`).
 """
 
 import copy
+import re
 from dataclasses import dataclass, field
 
-from . import checks, faults, seed004, sequence, stall, vectors
+from . import checks, faults, seed004, sequence, stall, vectors, xen
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -26,6 +27,7 @@ class Analysis:
     checks: list = field(default_factory=list)
     hook: str = ""
     stalled: list = field(default_factory=list)    # stall.describe()
+    xen_rows: list = field(default_factory=list)    # xen.XenRow, --xen
 
     @property
     def ok(self) -> bool:
@@ -45,6 +47,11 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
         a.stalled = stall.describe(run["stuck"], names)
     if not run.get("irqlab-qemu", True):
         return a            # a QEMU without irqlab: only the outcome counts
+    if run.get("xen"):
+        a.checks.append(xen.grant_table_check(run.get("console", [])))
+    if run.get("expect"):
+        a.checks += _expectations(run)
+        return a
     loaded = run.get("reports", {}).get("loaded")
     qmp = run.get("qmp", {}).get("loaded")
     if loaded is None or qmp is None:
@@ -63,6 +70,8 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
                           f"{a.guest.trace_lost}"))
     a.host = HostView.from_qmp(qmp["x-query-msix"], qmp["x-query-msix-log"])
     irtes = {int(k): v for k, v in (run.get("irte") or {}).items()}
+    if run.get("xen"):
+        return _analyze_xen(a, qmp, fault)
     if fault:
         a.hook = faults.apply(fault, a.guest, a.host, irtes)
 
@@ -95,6 +104,51 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
                                    a.guest.online)
     a.checks += seed004.check(a.expectation, a.rows, a.guest.online)
 
+    _unload(a)
+    return a
+
+
+def _expectations(run: dict) -> list[Check]:
+    """--expect: each regex matches a line of the guest's /proc/interrupts
+    (phase "loaded"), as QEMU's tests/functional/test_x86_64_kvm_xen.py
+    greps it."""
+    text = (run.get("reports", {}).get("loaded") or {}).get(
+        "/proc/interrupts") or ""
+    out = []
+    for rx in run["expect"]:
+        m = next((x for x in text.splitlines() if re.search(rx, x)), None)
+        out.append(Check("interrupts", f"/proc/interrupts matches {rx!r}",
+                         m is not None, " ".join(m.split()) if m else
+                         "no line"))
+    return out
+
+
+def _analyze_xen(a: Analysis, qmp: dict, fault: str | None) -> Analysis:
+    """A Xen HVM guest: the sequence as Xen's MSI domain makes it, then
+    each vector through its pirq and port (xen.py) instead of the local
+    APIC checks, and the unload."""
+    xirqs = qmp.get("x-query-xen-irqs") or {}
+    ports = qmp.get("xen-event-list") or []
+    a.xen_rows = xen.build(a.guest, a.host, xirqs, ports)
+    if fault:
+        a.hook = faults.apply_xen(fault, a.xen_rows)
+    a.steps = sequence.condense(a.host.events)
+    a.checks += sequence.check_order(a.host.events, a.steps,
+                                     len(a.xen_rows), a.host.table_size,
+                                     False, xen=True)
+    a.checks.append(Check(
+        "sequence", "the event log kept the whole allocation",
+        a.host.complete_since(a.host.last_enable_seq()),
+        f"log size {a.host.log['size']}, "
+        f"{a.host.log['overwritten']} overwritten"))
+    a.checks += xen.checks(a.xen_rows, a.guest, xirqs)
+    _unload(a)
+    return a
+
+
+def _unload(a: Analysis):
+    """After the driver let go: the teardown and its checks."""
+    run = a.run
     qu = run.get("qmp", {}).get("unloaded")
     if qu is None:
         a.checks.append(Check("unload", "phase 'unloaded' reported and "
@@ -108,4 +162,3 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
         a.checks += checks.unload_checks(
             a.host, qu["x-query-msix"], log,
             run["reports"].get("unloaded"), a.guest.msi_irqs)
-    return a

@@ -79,12 +79,15 @@ def main(argv=None, build: str | None = None) -> int:
     arm.add_argument("--loaded-only", action="store_true",
                      help="only the N runs with host load")
 
-    sub.add_parser("faults", help="list the --inject-fault test hooks, one "
-                   "per line")
+    f = sub.add_parser("faults", help="list the --inject-fault test hooks, "
+                       "one per line")
+    f.add_argument("--xen", action="store_true",
+                   help="those of a --xen run")
 
     args = p.parse_args(argv)
     if args.command == "faults":
-        print("\n".join(sorted(faults.FAULTS)))
+        print("\n".join(sorted(faults.XEN_FAULTS if args.xen
+                               else faults.FAULTS)))
         return 0
     if args.command == "debug":
         return debug.main(args, build)
@@ -128,6 +131,22 @@ def _scenario_options(p, build):
     p.add_argument("--accel", default=DEFAULT_ACCEL,
                    help=f"QEMU -accel ({DEFAULT_ACCEL}; "
                    f"{DEFAULT_ACCEL_FIGURES})")
+    p.add_argument("--xen", action="store_true",
+                   help="boot the guest as a Xen HVM guest of QEMU's Xen "
+                   "emulation (docs/xen-model.rst)")
+    p.add_argument("--append", action="append", default=[], metavar="ARG",
+                   help="one more kernel argument (pci=nomsi, noapic, ...;"
+                   " repeatable)")
+    p.add_argument("--expect", action="append", default=[],
+                   metavar="REGEX",
+                   help="check only that a line of the guest's "
+                   "/proc/interrupts matches REGEX (repeatable), as QEMU's "
+                   "own Xen functional test does, instead of following "
+                   "each MSI-X vector")
+    p.add_argument("--xen-version", type=lambda v: int(v, 0),
+                   default=0x4000a, metavar="V",
+                   help="with --xen: the xen-version (0x4000a, Xen 4.10, "
+                   "as QEMU's own Xen test)")
     p.add_argument("--commands", type=int, default=8, metavar="K",
                    help="commands (I/Os) per queue, per CPU for block "
                    "devices (8)")
@@ -136,11 +155,11 @@ def _scenario_options(p, build):
 
 
 def _common(p):
-    p.add_argument("--inject-fault", choices=sorted(faults.FAULTS),
-                   metavar="KIND",
+    every = {**faults.FAULTS, **faults.XEN_FAULTS}
+    p.add_argument("--inject-fault", choices=sorted(every), metavar="KIND",
                    help="TEST HOOK: break one parsed value before the "
                    "checks, to prove they can fail: " + "; ".join(
-                       f"{k}: {v}" for k, v in faults.FAULTS.items()))
+                       f"{k}: {v}" for k, v in every.items()))
     p.add_argument("-v", "--verbose", action="store_true",
                    help="every check with its values; progress")
 
@@ -152,7 +171,9 @@ def _config(args, build):
                  smp=args.smp, queues=args.queues, iommu=args.iommu,
                  accel=args.accel, timeout=args.timeout,
                  commands=args.commands,
-                 verbose=getattr(args, "verbose", False))
+                 verbose=getattr(args, "verbose", False),
+                 xen=args.xen_version if args.xen else None,
+                 append=" ".join(args.append), expect=args.expect)
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))

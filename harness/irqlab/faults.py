@@ -19,6 +19,12 @@ FAULTS = {
     "affinity": "vector 1's smp_affinity widened to every CPU",
 }
 VICTIM = 1
+# The same, for a Xen HVM guest's vectors (`irqlab run --xen`, xen.py)
+XEN_FAULTS = {
+    "xen-port-vcpu": "the vCPU of vector 1's port, plus one",
+    "xen-delivered": "the messages vector 1's pirq delivered to its port, "
+                     "plus one",
+}
 
 
 def apply(kind: str, guest, host, irtes: dict | None) -> str:
@@ -54,3 +60,17 @@ def apply(kind: str, guest, host, irtes: dict | None) -> str:
     else:
         raise ValueError(f"unknown fault {kind}")
     return f"TEST HOOK: {FAULTS[kind]}"
+
+
+def apply_xen(kind: str, rows) -> str:
+    """Doctor the Xen rows (xen.XenRow) of a --xen run."""
+    row = next((r for r in rows if r.entry == VICTIM), None)
+    if row is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    if kind == "xen-port-vcpu":
+        row.vcpu = (row.vcpu or 0) + 1
+    elif kind == "xen-delivered":
+        row.delivered = (row.delivered or 0) + 1
+    else:
+        raise ValueError(f"fault {kind} does not apply to a --xen run")
+    return f"TEST HOOK: {XEN_FAULTS[kind]}"

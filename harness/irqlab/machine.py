@@ -63,6 +63,9 @@ class Config:
     commands: int
     verbose: bool = False
     irqlab: bool = True         # QEMU has irqlab's patches (probe_qemu())
+    xen: int | None = None      # a Xen HVM guest: the xen-version
+    append: str = ""            # more kernel arguments
+    expect: list | None = None  # /proc/interrupts regexes (analysis.py)
 
     @property
     def guest_dir(self) -> str:
@@ -77,9 +80,19 @@ class Config:
         """
         with open(os.path.join(self.guest_dir, "kernel-version")) as f:
             ver = f.read().strip()
-        return (ver,
-                os.path.join(self.guest_dir, f"vmlinux-{ver}"),
+        if self.xen:
+            # Through the PVH entry Linux on Xen makes itself a PVH guest
+            # (xen_prepare_pvh()); an HVM guest boots from its bzImage.
+            kernel = os.path.join(self.guest_dir, "kernel", "boot",
+                                  f"vmlinuz-{ver}")
+        else:
+            kernel = os.path.join(self.guest_dir, f"vmlinux-{ver}")
+        return (ver, kernel,
                 os.path.join(self.guest_dir, "initramfs.cpio.gz"))
+
+    def accel_arg(self) -> str:
+        return f"{self.accel},xen-version={self.xen:#x}" if self.xen \
+            else self.accel
 
     def firmware_dir(self) -> str | None:
         d = os.path.join(os.path.dirname(self.qemu), "qemu-bundle", "usr",
@@ -110,13 +123,19 @@ def kernel_cmdline(cfg: Config) -> str:
             f"irqlab.commands={cfg.commands}"]
     if cfg.iommu:
         args.append("intel_iommu=on")
+    if cfg.xen:
+        # Keep the disks and NICs QEMU's xen-platform would unplug for
+        # blkfront/netfront (virtio-blk among them).
+        args.append("xen_emul_unplug=never")
+    if cfg.append:
+        args.append(cfg.append)
     return " ".join(args)
 
 
 def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
     _, vmlinux, initrd = cfg.kernel()
     args = ["-M", "q35", "-nodefaults", "-no-reboot", "-S",
-            "-m", "1G", "-smp", str(cfg.smp), "-accel", cfg.accel,
+            "-m", "1G", "-smp", str(cfg.smp), "-accel", cfg.accel_arg(),
             "-kernel", vmlinux, "-initrd", initrd,
             "-append", kernel_cmdline(cfg),
             # ttyS0: the console, to a file; ttyS1: the report/sync channel.
@@ -150,6 +169,7 @@ def run(cfg: Config, log=print) -> dict:
               "iommu": cfg.iommu, "accel": cfg.accel,
               "commands": cfg.commands, "kernel": cfg.kernel()[0],
               "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
+              "xen": cfg.xen, "expect": cfg.expect or [],
               "linux-vectors": linux_vector_names(cfg),
               "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {}}
     with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:
@@ -340,6 +360,9 @@ def query(vm, cfg: Config, phase: str, record: dict) -> dict:
         return {}
     out = {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
            "x-query-msix-log": vm.cmd("x-query-msix-log", device=DUT)}
+    if cfg.xen:
+        out["x-query-xen-irqs"] = vm.cmd("x-query-xen-irqs")
+        out["xen-event-list"] = vm.cmd("xen-event-list")
     if phase == "loaded":
         record["lapic"] = lapic.read(vm)
     if cfg.iommu and phase == "loaded":

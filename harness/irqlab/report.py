@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The printed report, and the JSON document that holds all of it."""
 
-from . import cpulist
+from . import cpulist, xen
 from .analysis import Analysis
 from .machine import TAIL
 
@@ -41,6 +41,11 @@ def text(a: Analysis, verbose: bool = False) -> str:
         w("Vectors (guest: /proc, tracefs; host: x-query-msix"
           + (", IRTE" if run["iommu"] else "") + ")")
         _rows(w, a)
+    if a.xen_rows:
+        w("")
+        w("Vectors through Xen (guest: /proc; host: x-query-msix, "
+          "x-query-xen-irqs, xen-event-list)")
+        _xen_rows(w, a)
 
     if a.expectation:
         e = a.expectation
@@ -159,6 +164,43 @@ def _rows(w, a: Analysis):
             for k, v in sorted(lap.items(), key=lambda x: int(x[0]))))
 
 
+def _xen_rows(w, a: Analysis):
+    head = ("vec", "irq", "name", "smp_aff", "eff", "pirq", "port",
+            "vCPU", "sent", "delivered", "counted", "handler CPUs")
+    lines = [head]
+    for r in a.xen_rows:
+        lines.append((str(r.entry), str(r.irq), r.name,
+                      cpulist.format(r.affinity), cpulist.format(r.effective),
+                      _num(r.pirq), _num(r.port), _num(r.vcpu),
+                      _num(r.sent), _num(r.delivered), str(r.counted),
+                      cpulist.format(r.handler_cpus)))
+    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
+    for x in lines:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
+          .rstrip())
+    w("  the HVM pirq path (PHYSDEVOP_get_free_pirq -> the guest writes the "
+      "entry -> EVTCHNOP_bind_pirq, Xen unmasks -> messages -> port -> "
+      "upcall):")
+    for r in a.xen_rows:
+        w(f"    entry {r.entry}: pirq {_num(r.pirq)}, written "
+          f"#{_num(r.written)}, unmasked #{_num(r.unmasked)}; "
+          f"{_num(r.sent)} messages -> {_num(r.delivered)} on port "
+          f"{_num(r.port)} -> vCPU {_num(r.vcpu)} -> {r.counted} handled "
+          f"on CPU {cpulist.format(r.handler_cpus) or '-'}")
+    xirqs = (a.run.get("qmp", {}).get("loaded") or {}).get(
+        "x-query-xen-irqs") or {}
+    hyp = xen.hyp_counts(a.guest.files.get("/proc/interrupts") or "")
+    w("  upcalls (host: upcalls raised, callback vectors taken; guest: HYP "
+      "per CPU): " + ", ".join(
+          f"vCPU {v['vcpu']} {v['upcalls']}/{v['injections']}/"
+          f"{hyp[v['vcpu']] if v['vcpu'] < len(hyp) else '-'}"
+          for v in xirqs.get("vcpus", [])))
+
+
+def _num(v) -> str:
+    return "-" if v is None else str(v)
+
+
 def _checks(w, checks, verbose: bool):
     """Per-vector checks that pass are folded into one line each."""
     if verbose:
@@ -198,6 +240,7 @@ def as_json(a: Analysis) -> dict:
             "sequence": [s.as_json() for s in a.steps],
             "teardown": [s.as_json() for s in a.teardown],
             "vectors": [r.as_json() for r in a.rows],
+            "xen-vectors": [r.as_json() for r in a.xen_rows],
             "expectation": None if a.expectation is None else {
                 "source": a.expectation.source,
                 "count": a.expectation.count,
