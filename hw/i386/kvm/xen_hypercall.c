@@ -1,18 +1,22 @@
 /*
  * QEMU Xen emulation: the hypercall dispatcher
  *
- * Accelerator-neutral: the front end (KVM's hypercall exit, the hypercall
- * test port, later a TCG VMCALL/VMMCALL front end) hands over the
- * hypercall number and register arguments and says how to reach the
- * caller's memory (XenHypercallCaller); the structs are those of Xen's
- * public headers (include/hw/xen/interface/), copied in and, for the
- * operations with OUT fields, back.  The operations themselves are in
- * xen_evtchn.c, xen_overlay.c and the accelerator's XenEmuAccelOps.
+ * The one for every front end: KVM's hypercall exit (target/i386/kvm/
+ * xen-emu.c), TCG's VMCALL/VMMCALL (xen_hypercall_tcg.c) and the
+ * hypercall test port (xen_hypercall_port.c) hand over the hypercall
+ * number and register arguments and say how to reach the caller's memory
+ * (XenHypercallCaller); the structs are those of Xen's public headers
+ * (include/hw/xen/interface/, and target/i386/kvm/xen-compat.h for the
+ * 32-bit layouts that differ), copied in and, for the operations with
+ * OUT fields, back.  The operations themselves are in xen_evtchn.c,
+ * xen_overlay.c, xen_gnttab.c and the accelerator's XenEmuAccelOps,
+ * which also does what only it can (KVM: Xen PV time).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "hw/xen/xen.h"
@@ -29,6 +33,8 @@
 #include "hw/xen/interface/hvm/params.h"
 #include "hw/core/cpu.h"
 #include "exec/target_page.h"
+/* The 32-bit ABI's layouts of the structs whose size differs */
+#include "target/i386/kvm/xen-compat.h"
 #include "system/kvm_xen.h"
 #include "system/runstate.h"
 #include "trace.h"
@@ -107,18 +113,6 @@ static const XenStructOp physdev_ops[] = {
                   xen_physdev_get_free_pirq, true),
 };
 
-/* The 32-bit layout: table_base is not 8-byte aligned there. */
-struct xen_compat_physdev_map_pirq {
-    domid_t domid;
-    uint16_t pad;
-    int type;
-    int index;
-    int pirq;
-    int bus;
-    int devfn;
-    int entry_nr;
-    uint64_t table_base;
-} QEMU_PACKED;
 
 static int do_struct_op(XenHypercallCaller *c, const XenStructOp *op,
                         uint64_t arg)
@@ -162,12 +156,12 @@ bool xen_hypercall_evtchn_op(XenHypercallCaller *c, int cmd, uint64_t arg,
 static int physdev_map_pirq(XenHypercallCaller *c, uint64_t arg)
 {
     struct physdev_map_pirq map;
-    struct xen_compat_physdev_map_pirq map32;
+    struct compat_physdev_map_pirq map32;
     int err;
 
     qemu_build_assert(sizeof(map32) == 36);
     qemu_build_assert(offsetof(struct physdev_map_pirq, entry_nr) ==
-                      offsetof(struct xen_compat_physdev_map_pirq, entry_nr));
+                      offsetof(struct compat_physdev_map_pirq, entry_nr));
     if (c->long_mode) {
         if (c->copy_from(c, arg, &map, sizeof(map))) {
             return -EFAULT;
@@ -304,28 +298,21 @@ static int64_t hvm_op(XenHypercallCaller *c, int cmd, uint64_t arg)
     }
 }
 
-/* The 32-bit layout of struct xen_add_to_physmap: xen_ulong_t is 32 bits */
-struct xen_compat_add_to_physmap {
-    domid_t domid;
-    uint16_t size;
-    unsigned int space;
-    uint32_t idx;
-    uint32_t gpfn;
-};
-
 /*
- * XENMEM_add_to_physmap (xen/include/public/memory.h) of shared_info or
- * a grant table frame, as KVM's add_to_physmap_one(); XENMAPSPACE_gmfn*
- * are not emulated, foreign and dev_mmio frames are not the guest's.
+ * shared_info mapped, and the accelerator told (KVM points each vCPU
+ * without a registered vcpu_info at its slot in the page).  Xen latches
+ * the guest's ABI width elsewhere: HVM_PARAM_CALLBACK_IRQ and the
+ * hypercall page (hvm_latch_shinfo_size()).
  */
-static int map_shared_info(XenHypercallCaller *c, uint64_t gfn)
+static int map_shared_info(uint64_t gfn)
 {
+    const XenEmuAccelOps *accel = xen_emu_accel();
     int err;
 
     BQL_LOCK_GUARD();
     err = xen_overlay_map_shinfo_page(gfn << XEN_PAGE_SHIFT);
-    if (!err) {
-        xen_set_long_mode(c->long_mode);
+    if (!err && accel->shared_info_mapped) {
+        accel->shared_info_mapped(gfn << XEN_PAGE_SHIFT);
     }
     return err;
 }
@@ -336,19 +323,42 @@ static int map_grant_frame(uint64_t idx, uint64_t gfn)
     return xen_gnttab_map_page(idx, gfn);
 }
 
-static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+/*
+ * One frame of XENMEM_add_to_physmap (xen/include/public/memory.h):
+ * shared_info or a grant table frame; XENMAPSPACE_gmfn* are not
+ * emulated, foreign and dev_mmio frames are not the guest's.
+ */
+static int add_to_physmap_one(unsigned int space, uint64_t idx, uint64_t gfn)
+{
+    switch (space) {
+    case XENMAPSPACE_shared_info:
+        if (idx != 0) {
+            return -EINVAL;
+        }
+        return map_shared_info(gfn);
+    case XENMAPSPACE_grant_table:
+        return map_grant_frame(idx, gfn);
+    case XENMAPSPACE_gmfn:
+    case XENMAPSPACE_gmfn_range:
+        return -ENOTSUP;
+    case XENMAPSPACE_gmfn_foreign:
+    case XENMAPSPACE_dev_mmio:
+        return -EPERM;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int add_to_physmap(XenHypercallCaller *c, uint64_t arg)
 {
     struct xen_add_to_physmap xatp;
 
-    if (cmd != XENMEM_add_to_physmap) {
-        return -ENOSYS;
-    }
     if (c->long_mode) {
         if (c->copy_from(c, arg, &xatp, sizeof(xatp))) {
             return -EFAULT;
         }
     } else {
-        struct xen_compat_add_to_physmap xatp32;
+        struct compat_xen_add_to_physmap xatp32;
 
         qemu_build_assert(sizeof(xatp32) == 16);
         if (c->copy_from(c, arg, &xatp32, sizeof(xatp32))) {
@@ -363,33 +373,100 @@ static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
     if (xatp.domid != DOMID_SELF && xatp.domid != xen_domid) {
         return -ESRCH;
     }
-    switch (xatp.space) {
-    case XENMAPSPACE_shared_info:
-        if (xatp.idx != 0) {
-            return -EINVAL;
+    return add_to_physmap_one(xatp.space, xatp.idx, xatp.gpfn);
+}
+
+/*
+ * XENMEM_add_to_physmap_batch: @size frames, an index and a frame number
+ * each from the caller's arrays, an error each into its third (entries
+ * of xen_ulong_t: 4 bytes in the 32-bit ABI), as KVM's
+ * do_add_to_physmap_batch() did.
+ */
+static int add_to_physmap_batch(XenHypercallCaller *c, uint64_t arg)
+{
+    struct xen_add_to_physmap_batch xatpb;
+    uint64_t idxs, gpfns, errs;
+    size_t op_sz;
+
+    if (c->long_mode) {
+        if (c->copy_from(c, arg, &xatpb, sizeof(xatpb))) {
+            return -EFAULT;
         }
-        return map_shared_info(c, xatp.gpfn);
-    case XENMAPSPACE_grant_table:
-        return map_grant_frame(xatp.idx, xatp.gpfn);
-    case XENMAPSPACE_gmfn:
-    case XENMAPSPACE_gmfn_range:
-        return -ENOTSUP;
-    case XENMAPSPACE_gmfn_foreign:
-    case XENMAPSPACE_dev_mmio:
-        return -EPERM;
-    default:
+        idxs = (uintptr_t)xatpb.idxs.p;
+        gpfns = (uintptr_t)xatpb.gpfns.p;
+        errs = (uintptr_t)xatpb.errs.p;
+        op_sz = sizeof(uint64_t);
+    } else {
+        struct compat_xen_add_to_physmap_batch b32;
+
+        qemu_build_assert(sizeof(b32) == 20);
+        if (c->copy_from(c, arg, &b32, sizeof(b32))) {
+            return -EFAULT;
+        }
+        xatpb.domid = b32.domid;
+        xatpb.space = b32.space;
+        xatpb.size = b32.size;
+        idxs = b32.idxs.c;
+        gpfns = b32.gpfns.c;
+        errs = b32.errs.c;
+        op_sz = sizeof(uint32_t);
+    }
+    if (xatpb.domid != DOMID_SELF && xatpb.domid != xen_domid) {
+        return -ESRCH;
+    }
+    /* Explicitly invalid for the batch op, as in Xen */
+    if (xatpb.space == XENMAPSPACE_gmfn_range) {
         return -EINVAL;
+    }
+    while (xatpb.size--) {
+        uint64_t idx = 0, gpfn = 0;
+        int32_t err;
+
+        /* Little-endian: the 32-bit ABI fills the low half of each */
+        if (c->copy_from(c, idxs, &idx, op_sz) ||
+            c->copy_from(c, gpfns, &gpfn, op_sz)) {
+            return -EFAULT;
+        }
+        err = cpu_to_le32(add_to_physmap_one(xatpb.space, le64_to_cpu(idx),
+                                             le64_to_cpu(gpfn)));
+        if (c->copy_to(c, errs, &err, sizeof(err))) {
+            return -EFAULT;
+        }
+        idxs += op_sz;
+        gpfns += op_sz;
+        errs += sizeof(err);
+    }
+    return 0;
+}
+
+static int64_t memory_op(XenHypercallCaller *c, int cmd, uint64_t arg)
+{
+    switch (cmd) {
+    case XENMEM_add_to_physmap:
+        return add_to_physmap(c, arg);
+    case XENMEM_add_to_physmap_batch:
+        return add_to_physmap_batch(c, arg);
+    default:
+        return -ENOSYS;
     }
 }
 
-/* VCPUOP_register_vcpu_info (xen/include/public/vcpu.h) */
+/*
+ * VCPUOP_register_vcpu_info (xen/include/public/vcpu.h); the others (the
+ * timers, the time and runstate areas) are the accelerator's, where it
+ * keeps Xen PV time (KVM).
+ */
 static int64_t vcpu_op(XenHypercallCaller *c, int cmd, uint32_t vcpu_id,
                        uint64_t arg)
 {
     struct vcpu_register_vcpu_info rvi;
     const XenEmuAccelOps *accel = xen_emu_accel();
 
-    if (cmd != VCPUOP_register_vcpu_info || !accel->register_vcpu_info) {
+    if (cmd != VCPUOP_register_vcpu_info) {
+        return accel->vcpu_op ? accel->vcpu_op(c, cmd, vcpu_id, arg)
+                              : -ENOSYS;
+    }
+    if (!accel->register_vcpu_info) {
         return -ENOSYS;
     }
     qemu_build_assert(sizeof(rvi) == 16);
@@ -481,11 +558,26 @@ static int64_t grant_table_op(XenHypercallCaller *c, int cmd, uint64_t arg,
     if (cmd < 0 || cmd >= ARRAY_SIZE(gnttab_ops) || !gnttab_ops[cmd].fn) {
         return -ENOSYS;
     }
-    /* Xen's do_grant_table_op(): these take exactly one struct */
-    if (count != 1) {
+    /* Xen's gnttab_query_size(): exactly one; the others ignore count */
+    if (cmd == GNTTABOP_query_size && count != 1) {
         return -EINVAL;
     }
     return do_struct_op(c, &gnttab_ops[cmd], arg);
+}
+
+/*
+ * set_timer_op(timeout): the singleshot timer of the caller's vCPU, at
+ * absolute system time @timeout ns, or stopped with 0 (xen.h); 32-bit
+ * callers pass it in two arguments, the low half first.  Only where the
+ * accelerator keeps Xen PV time.
+ */
+static int64_t set_timer_op(XenHypercallCaller *c, const uint64_t args[5])
+{
+    const XenEmuAccelOps *accel = xen_emu_accel();
+    uint64_t timeout = c->long_mode ? args[0]
+                                    : args[1] << 32 | (uint32_t)args[0];
+
+    return accel->set_timer_op ? accel->set_timer_op(c, timeout) : -ENOSYS;
 }
 
 /* XENVER_version, XENVER_get_features (xen/include/public/version.h) */
@@ -502,11 +594,10 @@ static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
             return -EFAULT;
         }
         /*
-         * What KVM's kvm_xen_hcall_xen_version() reports, but
-         * XENFEAT_hvm_safe_pvclock: without KVM nothing keeps the
-         * guest's pvclock in vcpu_info (Xen PV time), and with the
-         * feature Linux's xen_hvm_init_time_ops() would use it, dividing
-         * by its zero tsc_to_system_mul (docs/xen-model.rst).
+         * XENFEAT_hvm_safe_pvclock only where the accelerator keeps Xen
+         * PV time (KVM): without it nothing fills the guest's pvclock in
+         * vcpu_info, and with the feature Linux's xen_hvm_init_time_ops()
+         * would divide by its zero tsc_to_system_mul (docs/xen-model.rst).
          */
         fi.submap = 0;
         if (fi.submap_idx == 0) {
@@ -515,6 +606,9 @@ static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
                         1 << XENFEAT_auto_translated_physmap |
                         1 << XENFEAT_hvm_callback_vector |
                         1 << XENFEAT_hvm_pirqs;
+            if (xen_emu_accel()->pv_time) {
+                fi.submap |= 1 << XENFEAT_hvm_safe_pvclock;
+            }
         }
         return c->copy_to(c, arg, &fi, sizeof(fi)) ? -EFAULT : 0;
     default:
@@ -557,6 +651,18 @@ int64_t xen_hypercall(XenHypercallCaller *c, unsigned int op,
         break;
     case __HYPERVISOR_grant_table_op:
         ret = grant_table_op(c, cmd, args[1], args[2]);
+        break;
+    case __HYPERVISOR_set_timer_op:
+        ret = set_timer_op(c, args);
+        break;
+    case __HYPERVISOR_vm_assist:
+        /*
+         * The one assist Xen offers HVM guests is
+         * VMASST_TYPE_runstate_update_flag, for the runstate area of PV
+         * time; not emulated (nor was it under KVM), which Linux's
+         * xen_setup_runstate_info() tolerates.
+         */
+        ret = -ENOSYS;
         break;
     default:
         ret = -ENOSYS;

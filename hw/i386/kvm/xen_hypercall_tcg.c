@@ -25,7 +25,9 @@
  *    the page with one 32-byte stub per hypercall, `mov $nr, %eax;
  *    vmcall; ret`, as KVM's kvm_xen_write_hypercall_page() does (with
  *    vmmcall on an AMD CPU vendor), for guests that call through it
- *    (Linux before 6.1.192, the XSA-466 backport, did).
+ *    (Linux before 6.1.192, the XSA-466 backport, did); like Xen's
+ *    hvm_hypercall_page_initialise() and KVM, it latches the guest's ABI
+ *    width from the writer's mode.
  *
  * target/i386 calls these through include/system/xen-emu.h; each does
  * nothing unless Xen emulation is on with QEMU's own upcall backend
@@ -36,6 +38,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "exec/cpu-common.h"
 #include "hw/core/cpu.h"
 #include "hw/xen/xen.h"
@@ -47,6 +50,7 @@
 
 #include "xen_accel.h"
 #include "xen_hypercall.h"
+#include "xen_overlay.h"
 #include "xen_upcall.h"
 
 /* Xen's hypercall stubs are 32 bytes apart (public/xen.h, hypercall_page) */
@@ -233,5 +237,9 @@ int xen_emu_wrmsr(CPUState *cs, uint32_t msr, uint64_t value)
         }
     }
     trace_xen_hypercall_tcg_page(cs->cpu_index, value, 0);
+    {
+        BQL_LOCK_GUARD();
+        xen_set_long_mode(env->hflags & HF_LMA_MASK);
+    }
     return 1;
 }
