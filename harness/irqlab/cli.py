@@ -81,13 +81,17 @@ def main(argv=None, build: str | None = None) -> int:
 
     f = sub.add_parser("faults", help="list the --inject-fault test hooks, "
                        "one per line")
-    f.add_argument("--xen", action="store_true",
-                   help="those of a --xen run")
+    which = f.add_mutually_exclusive_group()
+    which.add_argument("--xen", action="store_true",
+                       help="those of a --xen run")
+    which.add_argument("--dom0", action="store_true",
+                       help="those of a --dom0 run")
 
     args = p.parse_args(argv)
     if args.command == "faults":
-        print("\n".join(sorted(faults.XEN_FAULTS if args.xen
-                               else faults.FAULTS)))
+        print("\n".join(sorted(faults.XEN_FAULTS if args.xen else
+                               faults.DOM0_FAULTS if args.dom0 else
+                               faults.FAULTS)))
         return 0
     if args.command == "debug":
         return debug.main(args, build)
@@ -134,6 +138,9 @@ def _scenario_options(p, build):
     p.add_argument("--xen", action="store_true",
                    help="boot the guest as a Xen HVM guest of QEMU's Xen "
                    "emulation (docs/xen-model.rst)")
+    p.add_argument("--dom0", action="store_true",
+                   help="boot Debian's Xen hypervisor with the guest kernel "
+                   "as its PV dom0 (docs/xen-dom0.rst)")
     p.add_argument("--append", action="append", default=[], metavar="ARG",
                    help="one more kernel argument (pci=nomsi, noapic, ...;"
                    " repeatable)")
@@ -155,7 +162,7 @@ def _scenario_options(p, build):
 
 
 def _common(p):
-    every = {**faults.FAULTS, **faults.XEN_FAULTS}
+    every = {**faults.FAULTS, **faults.XEN_FAULTS, **faults.DOM0_FAULTS}
     p.add_argument("--inject-fault", choices=sorted(every), metavar="KIND",
                    help="TEST HOOK: break one parsed value before the "
                    "checks, to prove they can fail: " + "; ".join(
@@ -173,6 +180,7 @@ def _config(args, build):
                  commands=args.commands,
                  verbose=getattr(args, "verbose", False),
                  xen=args.xen_version if args.xen else None,
+                 dom0=args.dom0,
                  append=" ".join(args.append), expect=args.expect)
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),

@@ -20,10 +20,14 @@ FAULTS = {
 }
 VICTIM = 1
 # The same, for a Xen HVM guest's vectors (`irqlab run --xen`, xen.py)
+# and for dom0's (`irqlab run --dom0`, dom0.py)
 XEN_FAULTS = {
     "xen-port-vcpu": "the vCPU of vector 1's port, plus one",
     "xen-delivered": "the messages vector 1's pirq delivered to its port, "
                      "plus one",
+}
+DOM0_FAULTS = {
+    "dom0-counted": "the interrupts dom0 counted on vector 1, plus one",
 }
 
 
@@ -74,3 +78,14 @@ def apply_xen(kind: str, rows) -> str:
     else:
         raise ValueError(f"fault {kind} does not apply to a --xen run")
     return f"TEST HOOK: {XEN_FAULTS[kind]}"
+
+
+def apply_dom0(kind: str, rows) -> str:
+    """Doctor the dom0 rows (dom0.Dom0Row) of a --dom0 run."""
+    row = next((r for r in rows if r.entry == VICTIM), None)
+    if row is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    if kind != "dom0-counted":
+        raise ValueError(f"fault {kind} does not apply to a --dom0 run")
+    row.counted += 1
+    return f"TEST HOOK: {DOM0_FAULTS[kind]}"

@@ -64,6 +64,7 @@ class Config:
     verbose: bool = False
     irqlab: bool = True         # QEMU has irqlab's patches (probe_qemu())
     xen: int | None = None      # a Xen HVM guest: the xen-version
+    dom0: bool = False          # Linux as PV dom0 of Debian's Xen
     append: str = ""            # more kernel arguments
     expect: list | None = None  # /proc/interrupts regexes (analysis.py)
 
@@ -80,15 +81,21 @@ class Config:
         """
         with open(os.path.join(self.guest_dir, "kernel-version")) as f:
             ver = f.read().strip()
-        if self.xen:
+        if self.xen or self.dom0:
             # Through the PVH entry Linux on Xen makes itself a PVH guest
-            # (xen_prepare_pvh()); an HVM guest boots from its bzImage.
+            # (xen_prepare_pvh()); an HVM guest boots from its bzImage, and
+            # Xen loads dom0's.
             kernel = os.path.join(self.guest_dir, "kernel", "boot",
                                   f"vmlinuz-{ver}")
         else:
             kernel = os.path.join(self.guest_dir, f"vmlinux-{ver}")
         return (ver, kernel,
                 os.path.join(self.guest_dir, "initramfs.cpio.gz"))
+
+    def hypervisor(self) -> str:
+        """Debian's Xen, unzipped by scripts/irqlab-guest fetch."""
+        with open(os.path.join(self.guest_dir, "xen-version")) as f:
+            return os.path.join(self.guest_dir, f.read().strip())
 
     def accel_arg(self) -> str:
         return f"{self.accel},xen-version={self.xen:#x}" if self.xen \
@@ -115,9 +122,22 @@ def probe_qemu(cfg: Config) -> bool:
     return "x-msi-log-size" in out.stdout
 
 
+# Debian's Xen with Linux as PV dom0 under TCG (docs/xen-dom0.rst): Xen's
+# console on COM1 (ttyS0, the console file), dom0's on Xen's console
+# (hvc0), COM2 left to dom0 for the report/sync channel; no IOMMU under
+# QEMU; 1 GiB for dom0 as for a native guest.
+XEN_CMDLINE = ("console=com1 com1=115200,8n1 dom0_mem=1024M noreboot "
+               "iommu=0")
+# Without SMAP off, dom0 dies at its first exception bounce (#PF in Xen's
+# create_bounce_frame()): docs/xen-dom0.rst.
+DOM0_CPU = "max,-smap"
+
+
 def kernel_cmdline(cfg: Config) -> str:
     """The command line the contract with guest/init fixes."""
-    args = ["console=ttyS0", "panic=-1", "nokaslr",
+    console = ["console=hvc0", "earlyprintk=xen"] if cfg.dom0 \
+        else ["console=ttyS0"]
+    args = console + ["panic=-1", "nokaslr",
             f"trace_event={TRACE_EVENTS}", "trace_buf_size=4M",
             f"irqlab.scenario={cfg.scenario}", f"irqlab.bdf={BDF}",
             f"irqlab.commands={cfg.commands}"]
@@ -134,10 +154,17 @@ def kernel_cmdline(cfg: Config) -> str:
 
 def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
     _, vmlinux, initrd = cfg.kernel()
+    if cfg.dom0:
+        # Multiboot modules: "file arguments", comma-separated, a comma
+        # inside written twice.
+        module = f"{vmlinux} {kernel_cmdline(cfg)}".replace(",", ",,")
+        boot = ["-m", "2G", "-cpu", DOM0_CPU, "-kernel", cfg.hypervisor(),
+                "-append", XEN_CMDLINE, "-initrd", f"{module},{initrd}"]
+    else:
+        boot = ["-m", "1G", "-kernel", vmlinux, "-initrd", initrd,
+                "-append", kernel_cmdline(cfg)]
     args = ["-M", "q35", "-nodefaults", "-no-reboot", "-S",
-            "-m", "1G", "-smp", str(cfg.smp), "-accel", cfg.accel_arg(),
-            "-kernel", vmlinux, "-initrd", initrd,
-            "-append", kernel_cmdline(cfg),
+            "-smp", str(cfg.smp), "-accel", cfg.accel_arg()] + boot + [
             # ttyS0: the console, to a file; ttyS1: the report/sync channel.
             "-chardev", f"file,id=con,path={console}",
             "-serial", "chardev:con",
@@ -169,7 +196,7 @@ def run(cfg: Config, log=print) -> dict:
               "iommu": cfg.iommu, "accel": cfg.accel,
               "commands": cfg.commands, "kernel": cfg.kernel()[0],
               "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
-              "xen": cfg.xen, "expect": cfg.expect or [],
+              "xen": cfg.xen, "dom0": cfg.dom0, "expect": cfg.expect or [],
               "linux-vectors": linux_vector_names(cfg),
               "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {}}
     with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:

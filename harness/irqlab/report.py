@@ -29,8 +29,9 @@ def text(a: Analysis, verbose: bool = False) -> str:
 
     if a.steps:
         w("")
-        w("MSI-X as the device saw it (x-query-msix-log; seeds 001/003, "
-          "004 stage 2)")
+        w("MSI-X as the device saw it (x-query-msix-log; "
+          + ("every table write is Xen's)" if run.get("dom0") else
+             "seeds 001/003, 004 stage 2)"))
         _steps(w, a.steps)
     if a.teardown:
         w("  after unbind:")
@@ -41,6 +42,11 @@ def text(a: Analysis, verbose: bool = False) -> str:
         w("Vectors (guest: /proc, tracefs; host: x-query-msix"
           + (", IRTE" if run["iommu"] else "") + ")")
         _rows(w, a)
+    if a.dom0_rows:
+        w("")
+        w("Vectors in dom0 (dom0: /proc; host: x-query-msix, its log; every "
+          "table write is Xen's)")
+        _dom0_rows(w, a)
     if a.xen_rows:
         w("")
         w("Vectors through Xen (guest: /proc; host: x-query-msix, "
@@ -197,6 +203,19 @@ def _xen_rows(w, a: Analysis):
           for v in xirqs.get("vcpus", [])))
 
 
+def _dom0_rows(w, a: Analysis):
+    head = ("vec", "irq", "name", "Xen's message in the entry", "sent",
+            "counted", "handler CPUs")
+    lines = [head] + [
+        (str(r.entry), str(r.irq), r.name, r.message, _num(r.sent),
+         str(r.counted), cpulist.format(r.handler_cpus))
+        for r in a.dom0_rows]
+    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
+    for x in lines:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
+          .rstrip())
+
+
 def _num(v) -> str:
     return "-" if v is None else str(v)
 
@@ -241,6 +260,7 @@ def as_json(a: Analysis) -> dict:
             "teardown": [s.as_json() for s in a.teardown],
             "vectors": [r.as_json() for r in a.rows],
             "xen-vectors": [r.as_json() for r in a.xen_rows],
+            "dom0-vectors": [r.as_json() for r in a.dom0_rows],
             "expectation": None if a.expectation is None else {
                 "source": a.expectation.source,
                 "count": a.expectation.count,
