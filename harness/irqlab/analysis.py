@@ -134,7 +134,7 @@ def _analyze_xen(a: Analysis, qmp: dict, fault: str | None) -> Analysis:
     ports = qmp.get("xen-event-list") or []
     a.xen_rows = xen.build(a.guest, a.host, xirqs, ports)
     if fault:
-        a.hook = faults.apply_xen(fault, a.xen_rows)
+        a.hook = faults.apply_row(fault, a.xen_rows, "xen")
     a.steps = sequence.condense(a.host.events)
     a.checks += sequence.check_order(a.host.events, a.steps,
                                      len(a.xen_rows), a.host.table_size,
@@ -156,7 +156,7 @@ def _analyze_dom0(a: Analysis, fault: str | None) -> Analysis:
     what wrote them."""
     a.dom0_rows = dom0.build(a.guest, a.host)
     if fault:
-        a.hook = faults.apply_dom0(fault, a.dom0_rows)
+        a.hook = faults.apply_row(fault, a.dom0_rows, "dom0")
     a.steps = sequence.condense(a.host.events)
     a.checks.append(Check(
         "sequence", "the event log kept the whole allocation",

@@ -66,26 +66,22 @@ def apply(kind: str, guest, host, irtes: dict | None) -> str:
     return f"TEST HOOK: {FAULTS[kind]}"
 
 
-def apply_xen(kind: str, rows) -> str:
-    """Doctor the Xen rows (xen.XenRow) of a --xen run."""
+# Each row fault: (the rows it applies to, the field it adds one to)
+ROW_FAULTS = {
+    "xen-port-vcpu": ("xen", "vcpu"),
+    "xen-delivered": ("xen", "delivered"),
+    "dom0-counted": ("dom0", "counted"),
+}
+
+
+def apply_row(kind: str, rows, run: str) -> str:
+    """Doctor vector 1's row (xen.XenRow of a --xen run, dom0.Dom0Row of
+    a --dom0 one, @run says which)."""
+    if ROW_FAULTS.get(kind, ("",))[0] != run:
+        raise ValueError(f"fault {kind} does not apply to a --{run} run")
     row = next((r for r in rows if r.entry == VICTIM), None)
     if row is None:
         raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
-    if kind == "xen-port-vcpu":
-        row.vcpu = (row.vcpu or 0) + 1
-    elif kind == "xen-delivered":
-        row.delivered = (row.delivered or 0) + 1
-    else:
-        raise ValueError(f"fault {kind} does not apply to a --xen run")
-    return f"TEST HOOK: {XEN_FAULTS[kind]}"
-
-
-def apply_dom0(kind: str, rows) -> str:
-    """Doctor the dom0 rows (dom0.Dom0Row) of a --dom0 run."""
-    row = next((r for r in rows if r.entry == VICTIM), None)
-    if row is None:
-        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
-    if kind != "dom0-counted":
-        raise ValueError(f"fault {kind} does not apply to a --dom0 run")
-    row.counted += 1
-    return f"TEST HOOK: {DOM0_FAULTS[kind]}"
+    field = ROW_FAULTS[kind][1]
+    setattr(row, field, (getattr(row, field) or 0) + 1)
+    return f"TEST HOOK: {XEN_FAULTS.get(kind) or DOM0_FAULTS[kind]}"
