@@ -61,9 +61,8 @@ def build(guest, host) -> list[Dom0Row]:
         dec = host.entries.get(entry, {}).get("decoded", {})
         rows.append(Dom0Row(
             entry=entry, irq=irq,
-            name=line.actions.split()[-1] if line and line.actions else "?",
-            chip=f"{line.chip} {line.actions.split()[0]}"
-            if line and line.actions else "?",
+            name=(line.actions or "?") if line else "?",
+            chip=f"{line.chip} -{line.flow}" if line else "?",
             message=describe(dec) if dec else "-",
             fmt=dec.get("format", "-"), vector=dec.get("vector"),
             dest=dec.get("dest-id"),

@@ -26,9 +26,9 @@ class IrqLine:
     """One numbered line of /proc/interrupts."""
     irq: int
     counts: list[int]           # per CPU column
-    chip: str                   # "PCI-MSI", "IR-PCI-MSI", ...
-    hwirq: int | None
-    flow: str                   # "edge", ...
+    chip: str                   # "PCI-MSI", "IR-PCI-MSI", "xen-pirq", ...
+    hwirq: int | None           # None outside an irq domain (Xen's)
+    flow: str                   # "edge", "msi-x" (Xen pirq), ...
     actions: str                # "nvme0q1", "virtio0-req.0", ...
 
     @property
@@ -128,7 +128,12 @@ def parse_cpuinfo(text: str) -> dict[int, int]:
     return out
 
 
-_IRQ_TAIL = re.compile(r"^(?P<chip>\S+)\s+(?:(?P<hwirq>\d+)-(?P<flow>\S+))?"
+# show_interrupts() (kernel/irq/proc.c): the chip's name; the hwirq, or
+# blanks for a descriptor outside an irq domain (Xen's pirqs and event
+# channels); "-" and the flow name irq_set_chip_and_handler_name() gave,
+# when there is one; then the handlers' names.
+#   "PCI-MSI 65536-edge      nvme0q0", "xen-pirq    -msi-x     nvme0q1"
+_IRQ_TAIL = re.compile(r"^(?P<chip>\S+)\s+(?P<hwirq>\d+)?(?:-(?P<flow>\S+))?"
                        r"\s*(?P<actions>.*)$")
 
 

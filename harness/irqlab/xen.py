@@ -107,9 +107,8 @@ def build(guest, host, xirqs: dict, ports: list) -> list[XenRow]:
         ev = by_port.get(port, {})
         rows.append(XenRow(
             entry=entry, irq=irq,
-            name=line.actions.split()[-1] if line and line.actions else "?",
-            chip=f"{line.chip} {line.actions.split()[0]}"
-            if line and line.actions else "?",
+            name=(line.actions or "?") if line else "?",
+            chip=f"{line.chip} -{line.flow}" if line else "?",
             affinity=guest.affinity.get(irq, frozenset()),
             effective=guest.effective.get(irq, frozenset()),
             pirq=pirq, port=port, port_type=ev.get("type", ""),
