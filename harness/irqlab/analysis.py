@@ -26,6 +26,7 @@ class Analysis:
     expectation: seed004.Expectation | None = None
     checks: list = field(default_factory=list)
     hook: str = ""
+    unload_fault: str = ""      # a faults.UNLOAD_FAULTS kind, for _unload()
     stalled: list = field(default_factory=list)    # stall.describe()
     xen_rows: list = field(default_factory=list)    # xen.XenRow, --xen
     dom0_rows: list = field(default_factory=list)   # dom0.Dom0Row, --dom0
@@ -36,8 +37,21 @@ class Analysis:
 
 
 def analyze(run: dict, fault: str | None = None) -> Analysis:
-    run = copy.deepcopy(run)        # faults doctor the copy, never the record
+    """
+    The checks of a run's record; with @fault, a faults.py test hook
+    breaks one value first.  ValueError: @fault found nothing to break in
+    this run (an --expect run, or one that stopped early).
+    """
+    a = _analyze(copy.deepcopy(run), fault)  # faults doctor the copy
+    if fault and not a.hook:
+        raise ValueError(f"fault {fault}: this run has nothing it breaks")
+    return a
+
+
+def _analyze(run: dict, fault: str | None) -> Analysis:
     a = Analysis(run)
+    if fault in faults.UNLOAD_FAULTS:
+        a.unload_fault, fault = fault, None
     outcome = run.get("outcome", {})
     a.checks.append(Check("guest", "guest ran to the end (@@irqlab done, "
                           "powered off)", outcome.get("status") == "done",
@@ -176,6 +190,8 @@ def _unload(a: Analysis, notes: bool = True):
         a.checks.append(Check("unload", "phase 'unloaded' reported and "
                               "queried", False, "never reached"))
     else:
+        if a.unload_fault:
+            a.hook = faults.apply_unload(a.unload_fault, a.guest, run)
         log = qu["x-query-msix-log"]
         a.teardown = sequence.condense(
             [e for e in log["entries"]
@@ -184,4 +200,5 @@ def _unload(a: Analysis, notes: bool = True):
             sequence.annotate_teardown(a.teardown)
         a.checks += checks.unload_checks(
             a.host, qu["x-query-msix"], log,
-            run["reports"].get("unloaded"), a.guest.msi_irqs)
+            run["reports"].get("unloaded"), a.guest.msi_irqs,
+            xen_irqs=bool(run.get("xen") or run.get("dom0")))

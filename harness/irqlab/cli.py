@@ -89,9 +89,10 @@ def main(argv=None, build: str | None = None) -> int:
 
     args = p.parse_args(argv)
     if args.command == "faults":
-        print("\n".join(sorted(faults.XEN_FAULTS if args.xen else
-                               faults.DOM0_FAULTS if args.dom0 else
-                               faults.FAULTS)))
+        print("\n".join(sorted({**(faults.XEN_FAULTS if args.xen else
+                                   faults.DOM0_FAULTS if args.dom0 else
+                                   faults.FAULTS),
+                                **faults.UNLOAD_FAULTS})))
         return 0
     if args.command == "debug":
         return debug.main(args, build)
@@ -112,7 +113,11 @@ def main(argv=None, build: str | None = None) -> int:
         record = _run(args, build)
         if record is None:
             return 2
-    a = analyze(record, args.inject_fault)
+    try:
+        a = analyze(record, args.inject_fault)
+    except ValueError as e:
+        print(f"irqlab: error: {e}", file=sys.stderr)
+        return 2
     print(report.text(a, args.verbose))
     if args.json:
         with open(args.json, "w") as f:
@@ -162,7 +167,8 @@ def _scenario_options(p, build):
 
 
 def _common(p):
-    every = {**faults.FAULTS, **faults.XEN_FAULTS, **faults.DOM0_FAULTS}
+    every = {**faults.FAULTS, **faults.XEN_FAULTS, **faults.DOM0_FAULTS,
+             **faults.UNLOAD_FAULTS}
     p.add_argument("--inject-fault", choices=sorted(every), metavar="KIND",
                    help="TEST HOOK: break one parsed value before the "
                    "checks, to prove they can fail: " + "; ".join(

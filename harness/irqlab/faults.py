@@ -29,6 +29,11 @@ XEN_FAULTS = {
 DOM0_FAULTS = {
     "dom0-counted": "the interrupts dom0 counted on vector 1, plus one",
 }
+# For every kind of run: the report after the unbind
+UNLOAD_FAULTS = {
+    "unload-handler": "vector 1's irq still handled after the unbind (its "
+                      "line from before, handler and all)",
+}
 
 
 def apply(kind: str, guest, host, irtes: dict | None) -> str:
@@ -85,3 +90,22 @@ def apply_row(kind: str, rows, run: str) -> str:
     field = ROW_FAULTS[kind][1]
     setattr(row, field, (getattr(row, field) or 0) + 1)
     return f"TEST HOOK: {XEN_FAULTS.get(kind) or DOM0_FAULTS[kind]}"
+
+
+def apply_unload(kind: str, guest, run: dict) -> str:
+    """Doctor the guest's /proc/interrupts after the unbind in @run (the
+    record's copy): vector 1's irq line as it was while loaded."""
+    from .vectors import entry_of_irqs
+    if kind not in UNLOAD_FAULTS:
+        raise ValueError(f"unknown fault {kind}")
+    irq = next((i for i, e in entry_of_irqs(guest).items() if e == VICTIM),
+               None)
+    loaded = run["reports"]["loaded"]["/proc/interrupts"] or ""
+    line = next((ln for ln in loaded.splitlines()
+                 if ln.partition(":")[0].strip() == str(irq)), None)
+    unloaded = run["reports"].get("unloaded")
+    if line is None or unloaded is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    text = unloaded.get("/proc/interrupts") or ""
+    unloaded["/proc/interrupts"] = text.rstrip("\n") + "\n" + line + "\n"
+    return f"TEST HOOK: {UNLOAD_FAULTS[kind]}"
