@@ -190,6 +190,14 @@ static void append_entry(uint64_t seq, const MSIRecordEvent *ev,
         e->has_vector = true;
         e->vector = ev->vector;
     }
+    if (ev->cpu != MSI_RECORD_NO_CPU) {
+        e->has_cpu_index = true;
+        e->cpu_index = ev->cpu;
+    }
+    if (ev->cpl != MSI_RECORD_NO_CPL) {
+        e->has_privilege_level = true;
+        e->privilege_level = ev->cpl;
+    }
     switch (ev->kind) {
     case MSI_EVENT_KIND_CONTROL:
     case MSI_EVENT_KIND_TABLE_WRITE:
@@ -296,13 +304,18 @@ void hmp_info_msix_log(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "%s: %" PRIu64 " events, %" PRIu64
                    " overwritten (log size %u)\n", log->qom_path,
                    log->next_seq, log->overwritten, log->size);
-    monitor_printf(mon, "%8s %14s %-14s %-5s %5s  %s\n", "seq", "time-ns",
-                   "kind", "cap", "vec", "details");
+    monitor_printf(mon, "%8s %14s %-14s %-5s %5s %-10s %s\n", "seq",
+                   "time-ns", "kind", "cap", "vec", "by", "details");
     for (MsiLogEntryList *l = log->entries; l; l = l->next) {
         MsiLogEntry *e = l->value;
         g_autofree char *vec = e->has_vector ?
                                g_strdup_printf("%u", e->vector) :
                                g_strdup("-");
+        g_autofree char *by = !e->has_cpu_index ? g_strdup("-") :
+                              e->has_privilege_level ?
+                              g_strdup_printf("cpu%u/pl%u", e->cpu_index,
+                                              e->privilege_level) :
+                              g_strdup_printf("cpu%u", e->cpu_index);
         g_autofree char *details = NULL;
         char buf[MSI_DESCRIBE_LEN];
 
@@ -321,9 +334,9 @@ void hmp_info_msix_log(Monitor *mon, const QDict *qdict)
             details = g_strdup_printf("dword %u 0x%" PRIx64 " ignored",
                                       e->dword, e->q_new);
         }
-        monitor_printf(mon, "%8" PRIu64 " %14" PRId64 " %-14s %-5s %5s  %s\n",
-                       e->seq, e->time_ns, MsiEventKind_str(e->kind),
-                       MsiCapability_str(e->capability), vec,
+        monitor_printf(mon, "%8" PRIu64 " %14" PRId64 " %-14s %-5s %5s %-10s"
+                       " %s\n", e->seq, e->time_ns, MsiEventKind_str(e->kind),
+                       MsiCapability_str(e->capability), vec, by,
                        details ? details : "");
     }
 }

@@ -17,6 +17,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/core/cpu.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/msi-decode.h"
@@ -40,11 +41,27 @@ static MSIRecord *msi_record(PCIDevice *dev)
     return r;
 }
 
-void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
-                           MsiCapability cap, unsigned vector, unsigned dword,
-                           uint64_t a, uint32_t b)
+/*
+ * Log an event of the control path, with the vCPU whose access it
+ * happened in: current_cpu is set while a vCPU thread performs an MMIO or
+ * configuration access (a table write, a control write, a doorbell that
+ * leads to a pending bit), and NULL in QEMU's own threads (qtest, reset,
+ * a device's timer or bottom half).
+ */
+static void msi_record_event(PCIDevice *dev, MsiEventKind kind,
+                             MsiCapability cap, unsigned vector,
+                             unsigned dword, uint64_t a, uint32_t b)
 {
-    msi_record_append(msi_record(dev), kind, cap, vector, dword, a, b);
+    MSIRecord *r = msi_record(dev);
+    MSIRecordEvent *ev = &r->ring[r->next_seq & r->ring_mask];
+
+    msi_record_append(r, kind, cap, vector, dword, a, b);
+    if (current_cpu) {
+        int cpl = cpu_privilege_level(current_cpu);
+
+        ev->cpu = current_cpu->cpu_index;
+        ev->cpl = cpl < 0 ? MSI_RECORD_NO_CPL : cpl;
+    }
 }
 
 /* The counters of @vector; NULL if the device has no such vector. */

@@ -46,9 +46,15 @@ typedef struct MSIRecordEvent {
     uint8_t kind;               /* MsiEventKind */
     uint8_t cap;                /* MsiCapability */
     uint8_t dword;
-    uint8_t reserved;           /* 0 */
+    uint8_t cpl;                /* the vCPU's privilege level, or NO_CPL */
     uint16_t vector;            /* or MSI_RECORD_NO_VECTOR */
+    uint16_t cpu;               /* the accessing vCPU, or NO_CPU */
 } MSIRecordEvent;
+
+/* MSIRecordEvent.cpu of an event no vCPU's access caused. */
+#define MSI_RECORD_NO_CPU       0xffff
+/* MSIRecordEvent.cpl where the vCPU's privilege level is unknown. */
+#define MSI_RECORD_NO_CPL       0xff
 
 /* Dwords of the largest MSI capability (64-bit, per-vector masking). */
 #define MSI_CAP_DWORDS          6
@@ -81,15 +87,10 @@ void msi_record_msix_init(PCIDevice *dev);
 void msi_record_msix_uninit(PCIDevice *dev);
 
 /*
- * The delivery path, inline so that it costs a few instructions per
- * message (docs/msix-instrumentation.rst, "Cost"); the caller emits the
- * trace event.  msi_record_event_slow() allocates the record and its
- * ring on a device's first event.
+ * The delivery path, inline so that it costs a few stores per message
+ * (docs/msix-instrumentation.rst, "Cost"); the caller emits the trace
+ * event.  A message records no accessor: the device sends it.
  */
-void msi_record_event_slow(PCIDevice *dev, MsiEventKind kind,
-                           MsiCapability cap, unsigned vector, unsigned dword,
-                           uint64_t a, uint32_t b);
-
 static inline void msi_record_append(MSIRecord *r, MsiEventKind kind,
                                      MsiCapability cap, unsigned vector,
                                      unsigned dword, uint64_t a, uint32_t b)
@@ -102,21 +103,9 @@ static inline void msi_record_append(MSIRecord *r, MsiEventKind kind,
     ev->kind = kind;
     ev->cap = cap;
     ev->dword = dword;
-    ev->reserved = 0;
+    ev->cpl = MSI_RECORD_NO_CPL;
     ev->vector = vector;
-}
-
-static inline void msi_record_event(PCIDevice *dev, MsiEventKind kind,
-                                    MsiCapability cap, unsigned vector,
-                                    unsigned dword, uint64_t a, uint32_t b)
-{
-    MSIRecord *r = dev->msi_record;
-
-    if (unlikely(!r)) {
-        msi_record_event_slow(dev, kind, cap, vector, dword, a, b);
-        return;
-    }
-    msi_record_append(r, kind, cap, vector, dword, a, b);
+    ev->cpu = MSI_RECORD_NO_CPU;
 }
 
 /*
