@@ -9,7 +9,8 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from . import checks, dom0, faults, seed004, sequence, stall, vectors, xen
+from . import (checks, dom0, faults, seed004, sequence, stall, vectors, xen,
+               xenmodel)
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -30,6 +31,7 @@ class Analysis:
     stalled: list = field(default_factory=list)    # stall.describe()
     xen_rows: list = field(default_factory=list)    # xen.XenRow, --xen
     dom0_rows: list = field(default_factory=list)   # dom0.Dom0Row, --dom0
+    model: list = field(default_factory=list)       # xenmodel.Aspect, --dom0
 
     @property
     def ok(self) -> bool:
@@ -168,8 +170,11 @@ def _analyze_dom0(a: Analysis, fault: str | None) -> Analysis:
     each vector against dom0's count (dom0.py), and the unload.  The
     log's steps carry no notes: Linux's msix_capability_init() is not
     what wrote them."""
-    a.dom0_rows = dom0.build(a.guest, a.host)
+    keys = a.run.get("xen-keys")
     if fault:
+        a.hook = faults.apply_dom0_input(fault, a.host)
+    a.dom0_rows = dom0.build(a.guest, a.host, keys)
+    if fault and not a.hook:
         a.hook = faults.apply_row(fault, a.dom0_rows, "dom0")
     a.steps = sequence.condense(a.host.events)
     a.checks.append(Check(
@@ -177,9 +182,25 @@ def _analyze_dom0(a: Analysis, fault: str | None) -> Analysis:
         a.host.complete_since(a.host.last_enable_seq()),
         f"log size {a.host.log['size']}, "
         f"{a.host.log['overwritten']} overwritten"))
-    a.checks += dom0.checks(a.dom0_rows)
+    a.checks += dom0.checks(a.dom0_rows, keys, a.host.events)
     _unload(a, notes=False)
+    _model(a)
     return a
+
+
+def _model(a: Analysis):
+    """--dom0: xen-physirq's replay of the run against what Xen wrote."""
+    replay = a.run.get("model-replay") or {"error": "not replayed"}
+    unloaded = a.run.get("qmp", {}).get("unloaded", {}).get(
+        "x-query-msix-log")
+    if "error" in replay or unloaded is None:
+        a.checks += xenmodel.checks(None, replay.get("error") or
+                                    "the run never reached 'unloaded'")
+        return
+    a.model = xenmodel.compare(
+        xenmodel.real_events(a.host, unloaded),
+        {k: replay[k]["entries"] for k in ("loaded", "unloaded")})
+    a.checks += xenmodel.checks(a.model, None)
 
 
 def _unload(a: Analysis, notes: bool = True):

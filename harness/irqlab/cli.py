@@ -209,8 +209,21 @@ def _run(args, build) -> dict | None:
     if cfg is None:
         return None
     try:
-        return run(cfg, log=lambda m: print(m, file=sys.stderr))
+        record = run(cfg, log=lambda m: print(m, file=sys.stderr))
     except LaunchError as e:
         print(f"irqlab: error: QEMU did not start: {str(e).strip()}",
               file=sys.stderr)
         return None
+    if cfg.dom0 and cfg.irqlab:
+        replay_model(cfg, record)
+    return record
+
+
+def replay_model(cfg, record: dict):
+    """--dom0: the same flow through xen-physirq (xenmodel.py), into the
+    record, for `irqlab check` to compare."""
+    from .analysis import analyze
+    from . import xenmodel
+    rows = analyze(record).dom0_rows
+    record["model-replay"] = xenmodel.replay(cfg.qemu, cfg.smp, rows) \
+        if rows else {"error": "the run has no vectors to replay"}

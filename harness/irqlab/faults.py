@@ -28,6 +28,11 @@ XEN_FAULTS = {
 }
 DOM0_FAULTS = {
     "dom0-counted": "the interrupts dom0 counted on vector 1, plus one",
+    "dom0-port-vcpu": "the vCPU of vector 1's port in Xen's 'e' dump, "
+                      "plus one",
+    "dom0-xen-dest": "the destination of entry 1's message as the device "
+                     "holds it, plus one (Xen's 'M' no longer matches)",
+    "dom0-cpl": "the first table write of the log made at CPL 3",
 }
 # For every kind of run: the report after the unbind
 UNLOAD_FAULTS = {
@@ -76,7 +81,27 @@ ROW_FAULTS = {
     "xen-port-vcpu": ("xen", "vcpu"),
     "xen-delivered": ("xen", "delivered"),
     "dom0-counted": ("dom0", "counted"),
+    "dom0-port-vcpu": ("dom0", "port_vcpu"),
 }
+
+
+def apply_dom0_input(kind: str, host) -> str | None:
+    """The dom0 faults that doctor the device's view before the rows are
+    built from it (host.HostView); None for the others."""
+    if kind == "dom0-xen-dest":
+        dec = host.entries.get(VICTIM, {}).get("decoded", {})
+        if dec.get("format") != "compat":
+            raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+        dec["dest-id"] += 1
+    elif kind == "dom0-cpl":
+        ev = next((e for e in host.events if e["kind"] == "table-write"),
+                  None)
+        if ev is None:
+            raise ValueError(f"fault {kind}: no table write to break")
+        ev["privilege-level"] = 3
+    else:
+        return None
+    return f"TEST HOOK: {DOM0_FAULTS[kind]}"
 
 
 def apply_row(kind: str, rows, run: str) -> str:

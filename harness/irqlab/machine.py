@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from .channel import GuestChannel
 from .scenario import BDF, DUT, SCENARIOS, log_size
-from . import iommu, lapic, stall
+from . import iommu, lapic, stall, xenkeys
 
 TRACE_EVENTS = ("irq_vectors:vector_config,irq_vectors:vector_update,"
                 "irq_vectors:vector_activate")
@@ -152,7 +152,8 @@ def kernel_cmdline(cfg: Config) -> str:
     return " ".join(args)
 
 
-def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
+def qemu_args(cfg: Config, tmp: str, console: str, sync: str,
+              keys: str | None = None) -> list[str]:
     _, vmlinux, initrd = cfg.kernel()
     if cfg.dom0:
         # Multiboot modules: "file arguments", comma-separated, a comma
@@ -165,8 +166,10 @@ def qemu_args(cfg: Config, tmp: str, console: str, sync: str) -> list[str]:
                 "-append", kernel_cmdline(cfg)]
     args = ["-M", "q35", "-nodefaults", "-no-reboot", "-S",
             "-smp", str(cfg.smp), "-accel", cfg.accel_arg()] + boot + [
-            # ttyS0: the console, to a file; ttyS1: the report/sync channel.
-            "-chardev", f"file,id=con,path={console}",
+            # ttyS0: the console, to a file (under --dom0 Xen's, its input
+            # from @keys: xenkeys.py); ttyS1: the report/sync channel.
+            "-chardev", f"file,id=con,path={console}"
+            + (f",input-path={keys}" if keys else ""),
             "-serial", "chardev:con",
             "-chardev", f"socket,id=sync,path={sync},server=on,wait=off",
             "-serial", "chardev:sync"]
@@ -202,7 +205,10 @@ def run(cfg: Config, log=print) -> dict:
     with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:
         console = os.path.join(tmp, "console.log")
         sync_path = os.path.join(tmp, "sync.sock")
-        args = qemu_args(cfg, tmp, console, sync_path)
+        xen_console = xenkeys.XenConsole(os.path.join(tmp, "xen-keys"),
+                                         console) if cfg.dom0 else None
+        args = qemu_args(cfg, tmp, console, sync_path,
+                         xen_console.fifo if xen_console else None)
         record["qemu-args"] = [cfg.qemu] + args
         vm = QEMUMachine(cfg.qemu, args=args, base_temp_dir=tmp,
                          name="irqlab")
@@ -223,7 +229,7 @@ def run(cfg: Config, log=print) -> dict:
                 t0 = time.monotonic()
                 vm.cmd("cont")
                 status, detail = converse(cfg, vm, sock, record, t0, log,
-                                          console)
+                                          console, xen_console)
             if status in ("timeout", "stalled"):
                 record["stuck"] = stuck_state(vm, cfg)
             if status in ("timeout", "stalled", "harness"):
@@ -300,11 +306,12 @@ class Progress:
         return time.monotonic() - self.at
 
 
-def converse(cfg, vm, sock, record, t0, log,
-             console: str | None = None) -> tuple[str, str]:
+def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
+             xen_console=None) -> tuple[str, str]:
     """Read ttyS1 until `done`, QEMU's exit or the deadline, and, given
     the @console file to watch, a stalled vCPU (not under gdb, which
-    stops the vCPUs itself)."""
+    stops the vCPUs itself).  Under --dom0, @xen_console reads Xen's debug
+    keys at the "loaded" sync."""
     chan = GuestChannel()
     progress = Progress(console) if console else None
     suspect = None          # the lost EOIs of the previous look
@@ -342,6 +349,8 @@ def converse(cfg, vm, sock, record, t0, log,
                     t = time.monotonic()
                     try:
                         record["qmp"][ev.arg] = query(vm, cfg, ev.arg, record)
+                        if xen_console and ev.arg == "loaded":
+                            record["xen-keys"] = xen_keys(xen_console)
                     except Exception as e:  # noqa: BLE001  (QMP, monitor)
                         return "harness", f"querying QEMU at sync " \
                             f"{ev.arg}: {type(e).__name__}: {e}"
@@ -360,6 +369,14 @@ def converse(cfg, vm, sock, record, t0, log,
                     return status, detail
     finally:
         record["channel"] = chan.transcript
+
+
+def xen_keys(xen_console) -> dict:
+    """Xen's debug-key dumps (xenkeys.py), or why there are none."""
+    try:
+        return xen_console.dump()
+    except xenkeys.XenKeyError as e:
+        return {"error": str(e)}
 
 
 def lost_eois(vm) -> list[tuple[int, int]]:

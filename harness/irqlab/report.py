@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The printed report, and the JSON document that holds all of it."""
 
-from . import cpulist, xen
+from . import cpulist, dom0, xen
 from .analysis import Analysis
 from .machine import TAIL
 
@@ -47,6 +47,24 @@ def text(a: Analysis, verbose: bool = False) -> str:
         w("Vectors in dom0 (dom0: /proc; host: x-query-msix, its log; every "
           "table write is Xen's)")
         _dom0_rows(w, a)
+        w("")
+        w("The same vectors as Xen shows them (debug keys 'M', 'i', 'e')")
+        _xen_view(w, a)
+        w("")
+        w("Who wrote the device's MSI-X control and table (x-query-msix-log "
+          "cpu-index, privilege-level):")
+        w("  " + dom0.describe_writers(dom0.writers(a.host.events)))
+    if a.model:
+        w("")
+        w("xen-physirq against Xen 4.17, the same flow (xenmodel.py; "
+          "docs/xen-model.rst lists the kept differences)")
+        for asp in a.model:
+            mark = "same" if asp.same else \
+                "differs, listed" if asp.documented else "DIFFERS, NOT LISTED"
+            w(f"  {asp.name}: {mark}")
+            w(f"    Xen 4.17: {asp.xen or '-'}")
+            if not asp.same:
+                w(f"    model:    {asp.model or '-'}")
     if a.xen_rows:
         w("")
         w("Vectors through Xen (guest: /proc; host: x-query-msix, "
@@ -214,6 +232,28 @@ def _dom0_rows(w, a: Analysis):
     for x in lines:
         w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
           .rstrip())
+
+
+def _xen_view(w, a: Analysis):
+    head = ("vec", "Xen irq", "vector", "dest", "Xen's message ('M')",
+            "mask", "affinity", "d0 pirq", "port", "vCPU")
+    lines = [head] + [
+        (str(r.entry), _num(r.xen_irq), _hex(r.xen_vector), _hex(r.xen_dest),
+         r.xen_message, r.xen_masked, r.xen_affinity, _num(r.pirq),
+         _num(r.port), _num(r.port_vcpu))
+        for r in a.dom0_rows]
+    _table(w, lines)
+
+
+def _table(w, lines):
+    widths = [max(len(x[i]) for x in lines) for i in range(len(lines[0]))]
+    for x in lines:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
+          .rstrip())
+
+
+def _hex(v) -> str:
+    return "-" if v is None else f"{v:#x}"
 
 
 def _num(v) -> str:

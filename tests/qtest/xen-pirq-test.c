@@ -11,6 +11,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qobject/qjson.h"
 #include "irqlab-migrate.h"
 #include "msix-query.h"
 #include "xen-qtest.h"
@@ -709,6 +710,146 @@ static void bench_delivery(void)
     xen_stop(x);
 }
 
+/* msix-testdev's event log from @since on (x-query-msix-log; new ref.) */
+static QDict *msix_log_since(Xen *x, int64_t since)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'x-query-msix-log', "
+                           "'arguments': {'device': %s, 'since': %" PRId64
+                           "}}", TDEV_ID, since);
+    QDict *log = qobject_ref(qdict_get_qdict(rsp, "return"));
+
+    qobject_unref(rsp);
+    return log;
+}
+
+/* pci_msix_clear_and_set_ctrl(): dom0's write of MSI-X's message control */
+static void msix_control(Xen *x, uint8_t cap, uint16_t clear, uint16_t set)
+{
+    uint16_t ctrl = qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS);
+
+    qpci_config_writew(x->dev, cap + PCI_MSIX_FLAGS, (ctrl & ~clear) | set);
+}
+
+/*
+ * Linux 6.1's PV dom0 flow for one MSI-X allocation, replayed through the
+ * model so that `irqlab run --dom0` can set what the model writes beside
+ * what Debian's Xen 4.17 wrote in the same run (docs/xen-dom0.rst).  In
+ * order: msix_capability_init() sets ENABLE and MASKALL (a config write,
+ * which Xen performs for a PV dom0), xen_initdom_setup_msi_irqs() maps
+ * each entry (PHYSDEVOP_map_pirq, MAP_PIRQ_TYPE_MSI_SEG with the table's
+ * BAR) and msix_capability_init() clears MASKALL; request_irq() ->
+ * __startup_pirq() binds each pirq (EVTCHNOP_bind_pirq); the irq's
+ * affinity moves its port (set_affinity_irq() -> EVTCHNOP_bind_vcpu);
+ * the device sends its messages; free_irq() -> shutdown_pirq() closes
+ * each port (EVTCHNOP_close), pci_free_irq_vectors() clears ENABLE
+ * (pci_msix_shutdown()) and xen_teardown_msi_irqs() unmaps each pirq
+ * (PHYSDEVOP_unmap_pirq).
+ *
+ * The plan, a GKeyFile named by $XEN_PIRQ_REPLAY_PLAN (group "dom0":
+ * smp, and per entry from 0 its port's vCPU "vcpus" and the messages the
+ * device sends "messages"); without one, three entries, the second moved
+ * to vCPU 1, two messages each.  $XEN_PIRQ_REPLAY_LOG names a file for
+ * the device's event log from the first mapping on, as JSON: {"loaded":
+ * x-query-msix-log's return value once the messages are sent,
+ * "unloaded": the events after those}, the two moments at which the
+ * harness queries the real run.
+ */
+static void test_dom0_replay(void)
+{
+    const char *plan_file = g_getenv("XEN_PIRQ_REPLAY_PLAN");
+    const char *log_file = g_getenv("XEN_PIRQ_REPLAY_LOG");
+    g_autoptr(GKeyFile) plan = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree int *vcpus = NULL, *messages = NULL;
+    gsize nr = 3, nr_messages = 3;
+    int smp = 2;
+    Xen *x;
+    uint64_t bar;
+    uint8_t cap;
+    g_autofree int *pirqs = NULL;
+    g_autofree uint32_t *ports = NULL;
+    g_autoptr(QDict) loaded = NULL;
+    int64_t since;
+
+    if (plan_file) {
+        g_assert_true(g_key_file_load_from_file(plan, plan_file,
+                                                G_KEY_FILE_NONE, &err));
+        smp = g_key_file_get_integer(plan, "dom0", "smp", &err);
+        g_assert_no_error(err);
+        vcpus = g_key_file_get_integer_list(plan, "dom0", "vcpus", &nr, &err);
+        g_assert_no_error(err);
+        messages = g_key_file_get_integer_list(plan, "dom0", "messages",
+                                               &nr_messages, &err);
+        g_assert_no_error(err);
+        g_assert_cmpuint(nr, ==, nr_messages);
+    } else {
+        vcpus = g_new0(int, nr);
+        vcpus[1] = 1;
+        messages = g_new(int, nr);
+        for (gsize i = 0; i < nr; i++) {
+            messages[i] = 2;
+        }
+    }
+    pirqs = g_new(int, nr);
+    ports = g_new(uint32_t, nr);
+
+    x = xen_dom0(smp);
+    bar = xen_msix_table_bar(x);
+    cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
+    qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
+
+    since = msix_log_next_seq(x->qts, TDEV_ID);
+    msix_control(x, cap, 0, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    for (gsize i = 0; i < nr; i++) {
+        g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI_SEG, TDEV_DEVFN, i,
+                                     bar, &pirqs[i]), ==, 0);
+    }
+    msix_control(x, cap, PCI_MSIX_FLAGS_MASKALL, 0);
+    for (gsize i = 0; i < nr; i++) {
+        struct evtchn_bind_pirq bp = { .pirq = pirqs[i] };
+
+        g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+        ports[i] = bp.port;
+    }
+    for (gsize i = 0; i < nr; i++) {
+        struct evtchn_bind_vcpu bv = { .port = ports[i], .vcpu = vcpus[i] };
+
+        if (vcpus[i]) {
+            g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
+        }
+    }
+    for (gsize i = 0; i < nr; i++) {
+        for (int k = 0; k < messages[i]; k++) {
+            xen_raise_vector(x, i);
+            xen_guest_ack(x, xen_vcpu_info(x, vcpus[i]), ports[i]);
+        }
+        g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, i, "sent"), ==,
+                        messages[i]);
+    }
+    loaded = msix_log_since(x, since);
+    since = qdict_get_int(loaded, "next-seq");
+    for (gsize i = 0; i < nr; i++) {
+        g_assert_cmpint(xen_close_port(x, ports[i]), ==, 0);
+    }
+    msix_control(x, cap, PCI_MSIX_FLAGS_ENABLE, 0);
+    for (gsize i = 0; i < nr; i++) {
+        g_assert_cmpint(xen_unmap_pirq(x, pirqs[i]), ==, 0);
+    }
+    g_assert_false(xen_msix_enabled(x));
+
+    if (log_file) {
+        g_autoptr(QDict) out = qdict_new();
+        g_autoptr(GString) json = NULL;
+
+        qdict_put(out, "loaded", qobject_ref(loaded));
+        qdict_put(out, "unloaded", msix_log_since(x, since));
+        json = qobject_to_json_pretty(QOBJECT(out), true);
+        g_assert_true(g_file_set_contents(log_file, json->str, json->len,
+                                          &err));
+    }
+    xen_stop(x);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -717,6 +858,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen/pirq/dom0-msix", test_dom0_msix);
     qtest_add_func("/xen/pirq/dom0-msi", test_dom0_msi);
     qtest_add_func("/xen/pirq/dom0-msix-errors", test_dom0_msix_errors);
+    qtest_add_func("/xen/pirq/dom0-replay", test_dom0_replay);
     qtest_add_func("/xen/pirq/gsi", test_gsi_pirq);
     qtest_add_func("/xen/migration", test_migration);
     if (g_test_perf()) {
