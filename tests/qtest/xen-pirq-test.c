@@ -159,8 +159,15 @@ static void test_dom0_msix(void)
     d1 = check_mapped(x, pirq1, 1);
     d3 = check_mapped(x, pirq3, 3);
     g_assert_cmpint(qdict_get_int(d1, "irq"), !=, qdict_get_int(d3, "irq"));
-    /* two mappings, two CPUs: the vectors are spread */
-    g_assert_cmpint(qdict_get_int(d1, "cpu"), !=, qdict_get_int(d3, "cpu"));
+    /*
+     * Xen's _assign_irq_vector(): the first CPU of the affinity (all
+     * CPUs) with a free vector, each vector one priority class above the
+     * last one handed out, past the legacy PIC's vectors on CPU 0
+     */
+    g_assert_cmpint(qdict_get_int(d1, "cpu"), ==, 0);
+    g_assert_cmpint(qdict_get_int(d3, "cpu"), ==, 0);
+    g_assert_cmphex(qdict_get_int(d1, "vector"), ==, 0x30);
+    g_assert_cmphex(qdict_get_int(d3, "vector"), ==, 0x38);
     cpu = qdict_get_int(d3, "cpu");
     vector = qdict_get_int(d3, "vector");
     g_assert_cmphex(xen_entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
@@ -747,8 +754,12 @@ static void msix_control(Xen *x, uint8_t cap, uint16_t clear, uint16_t set)
  *
  * The plan, a GKeyFile named by $XEN_PIRQ_REPLAY_PLAN (group "dom0":
  * smp, and per entry from 0 its port's vCPU "vcpus" and the messages the
- * device sends "messages"); without one, three entries, the second moved
- * to vCPU 1, two messages each.  $XEN_PIRQ_REPLAY_LOG names a file for
+ * device sends "messages"; "close", the order the driver frees its
+ * vectors in, entry order by default; "unload_vcpus" and
+ * "unload_messages", each port's vCPU and the messages sent while the
+ * driver unloads, before the ports close: a port moved there, -1 where
+ * none); without one, three entries, the second moved to vCPU 1, two
+ * messages each.  $XEN_PIRQ_REPLAY_LOG names a file for
  * the device's event log from the first mapping on, as JSON: {"loaded":
  * x-query-msix-log's return value once the messages are sent,
  * "unloaded": the events after those}, the two moments at which the
@@ -760,8 +771,9 @@ static void test_dom0_replay(void)
     const char *log_file = g_getenv("XEN_PIRQ_REPLAY_LOG");
     g_autoptr(GKeyFile) plan = g_key_file_new();
     g_autoptr(GError) err = NULL;
-    g_autofree int *vcpus = NULL, *messages = NULL;
-    gsize nr = 3, nr_messages = 3;
+    g_autofree int *vcpus = NULL, *messages = NULL, *close = NULL;
+    g_autofree int *unload_vcpus = NULL, *unload_messages = NULL;
+    gsize nr = 3, nr_messages = 3, nr_close = 0, nr_unload = 0;
     int smp = 2;
     Xen *x;
     uint64_t bar;
@@ -782,6 +794,22 @@ static void test_dom0_replay(void)
                                                &nr_messages, &err);
         g_assert_no_error(err);
         g_assert_cmpuint(nr, ==, nr_messages);
+        if (g_key_file_has_key(plan, "dom0", "close", NULL)) {
+            close = g_key_file_get_integer_list(plan, "dom0", "close",
+                                                &nr_close, &err);
+            g_assert_no_error(err);
+            g_assert_cmpuint(nr_close, ==, nr);
+        }
+        if (g_key_file_has_key(plan, "dom0", "unload_vcpus", NULL)) {
+            unload_vcpus = g_key_file_get_integer_list(
+                plan, "dom0", "unload_vcpus", &nr_unload, &err);
+            g_assert_no_error(err);
+            g_assert_cmpuint(nr_unload, ==, nr);
+            unload_messages = g_key_file_get_integer_list(
+                plan, "dom0", "unload_messages", &nr_unload, &err);
+            g_assert_no_error(err);
+            g_assert_cmpuint(nr_unload, ==, nr);
+        }
     } else {
         vcpus = g_new0(int, nr);
         vcpus[1] = 1;
@@ -826,10 +854,34 @@ static void test_dom0_replay(void)
         g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, i, "sent"), ==,
                         messages[i]);
     }
+    for (gsize i = 0; i < nr; i++) {
+        /* A message after EVTCHNOP_bind_vcpu moved the irq with the port */
+        g_autoptr(QDict) desc = xen_irq_desc(x, pirqs[i]);
+
+        if (messages[i]) {
+            g_assert_cmpint(qdict_get_int(desc, "cpu"), ==, vcpus[i]);
+        }
+    }
     loaded = msix_log_since(x, since);
     since = qdict_get_int(loaded, "next-seq");
+    for (gsize i = 0; i < nr_unload; i++) {
+        struct evtchn_bind_vcpu bv = { .port = ports[i],
+                                       .vcpu = unload_vcpus[i] };
+
+        if (unload_vcpus[i] >= 0) {
+            g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
+            vcpus[i] = unload_vcpus[i];
+        }
+        for (int k = 0; k < unload_messages[i]; k++) {
+            xen_raise_vector(x, i);
+            xen_guest_ack(x, xen_vcpu_info(x, vcpus[i]), ports[i]);
+        }
+    }
     for (gsize i = 0; i < nr; i++) {
-        g_assert_cmpint(xen_close_port(x, ports[i]), ==, 0);
+        gsize e = close ? close[i] : i;
+
+        g_assert_cmpuint(e, <, nr);
+        g_assert_cmpint(xen_close_port(x, ports[e]), ==, 0);
     }
     msix_control(x, cap, PCI_MSIX_FLAGS_ENABLE, 0);
     for (gsize i = 0; i < nr; i++) {

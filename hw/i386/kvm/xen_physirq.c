@@ -24,7 +24,11 @@
  *                              aligned block of vectors on one CPU)
  *
  * dom0 binds the pirq (Linux's startup_pirq(), EVTCHNOP_bind_pirq); Xen's
- * pirq_guest_bind() unmasks the entry.  When the device sends the
+ * pirq_guest_bind() sets the irq's affinity to the binding vCPU's CPU
+ * (set_msi_affinity(): the message written again) and unmasks the entry.
+ * When dom0 moves the port to another vCPU (EVTCHNOP_bind_vcpu), Xen
+ * moves the irq at its next interrupt (move_native_irq(): masked, a
+ * vector on the new CPU, the message, unmasked).  When the device sends the
  * message, Xen's do_IRQ() looks the vector up in the receiving CPU's
  * vector_irq[], finds the irq's descriptor, sees it bound to a guest
  * (__do_IRQ_guest()) and sends the domain's pirq to its port
@@ -47,10 +51,11 @@
  *  - an MSI capability without per-vector masking is not masked on
  *    close (Xen cannot either) and its messages while unbound are counted
  *    as dropped;
- *  - the vector is taken on the CPU with the fewest (the lowest CPU on a
- *    tie), the lowest free one in Xen's dynamic range; Xen takes the
- *    first CPU of the irq's affinity with a free vector and spreads
- *    vectors across priority classes;
+ *  - a multi-message MSI block's vectors are taken on the CPU with the
+ *    fewest in use, the lowest free aligned block;
+ *  - the guest's unmask of a pirq's port is not seen (Linux clears the
+ *    port's mask bit in shared memory), so the entry is unmasked at bind,
+ *    where Linux unmasks the port right after;
  *  - one PCI segment (0), as the emulated machine has.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -83,7 +88,18 @@
 
 /* Xen's dynamic vector range (xen/arch/x86/include/asm/irq-vectors.h) */
 #define XEN_FIRST_DYNAMIC_VECTOR    0x20
-#define XEN_LAST_DYNAMIC_VECTOR     0xdf
+#define XEN_LAST_DYNAMIC_VECTOR     0xef
+/* The legacy PIC's vectors, which Xen keeps free on CPU 0 */
+#define XEN_LAST_LEGACY_VECTOR      0x2f
+/*
+ * Never allocated (xen/arch/x86/irq.c, init_irq_data()): the vectors up
+ * to IRQ_MOVE_CLEANUP_VECTOR, and the PV guests' fast-trap 0x80
+ * (HYPERCALL_VECTOR only with CONFIG_PV32, which Debian's Xen lacks)
+ */
+#define XEN_IRQ_MOVE_CLEANUP_VECTOR 0x22
+#define XEN_LEGACY_SYSCALL_VECTOR   0x80
+/* Xen's _assign_irq_vector() steps one priority class at a time */
+#define XEN_VECTOR_STEP             8
 #define XEN_NR_VECTORS              256
 /* Xen's irqs above the GSIs (nr_irqs_gsi): the emulated IOAPIC's pins */
 #define XEN_NR_IRQS_GSI             IOAPIC_NUM_PINS
@@ -112,6 +128,9 @@ typedef struct XenIrqDesc {
     uint16_t entry;
     /* Messages routed to the pirq (Xen: the irq's kstat count) */
     uint64_t count;
+    /* Xen's IRQ_MOVE_PENDING and pending_mask: move to this CPU */
+    bool move_pending;
+    uint32_t move_cpu;
 } XenIrqDesc;
 
 struct XenPhysIrqState {
@@ -125,6 +144,9 @@ struct XenPhysIrqState {
     XenVectorIrq *vector_irq;
     /* Descriptors in use, rebuilt from desc[] */
     uint32_t nr_mapped;
+    /* _assign_irq_vector()'s static current_vector and current_offset */
+    uint8_t current_vector;
+    uint8_t current_offset;
 };
 
 static XenPhysIrqState *xen_physirq_singleton;
@@ -228,14 +250,14 @@ static unsigned free_vector_block(XenPhysIrqState *s, unsigned cpu,
 }
 
 /*
- * Xen's __assign_irq_vector() for the @nvec irqs @d[0..nvec-1]: @nvec
- * free vectors of the dynamic range, contiguous and aligned to @nvec (as
- * multi-message MSI needs: the device ORs the vector number into the
- * data), on the CPU with the fewest in use (the lowest CPU on a tie)
- * that has such a block, lowest first.
+ * A multi-message MSI block (Xen's msi_capability_init() with nvec > 1):
+ * @nvec free vectors of the dynamic range, contiguous and aligned to @nvec
+ * (the device ORs the vector number into the data), on the CPU with the
+ * fewest in use (the lowest CPU on a tie) that has such a block, lowest
+ * first.
  */
-static bool assign_irq_vectors(XenPhysIrqState *s, XenIrqDesc **d,
-                               unsigned nvec)
+static bool assign_irq_vector_block(XenPhysIrqState *s, XenIrqDesc **d,
+                                    unsigned nvec)
 {
     unsigned best_used = UINT_MAX, cpu, v, i;
     int best_cpu = -1;
@@ -266,6 +288,68 @@ static bool assign_irq_vectors(XenPhysIrqState *s, XenIrqDesc **d,
                                         cpu_apic_id(best_cpu), v + i);
     }
     return true;
+}
+
+/* Whether Xen never gives @vector to an irq on @cpu */
+static bool vector_reserved(unsigned cpu, unsigned vector)
+{
+    return vector <= XEN_IRQ_MOVE_CLEANUP_VECTOR ||
+           vector == XEN_LEGACY_SYSCALL_VECTOR ||
+           (cpu == 0 && vector <= XEN_LAST_LEGACY_VECTOR);
+}
+
+/*
+ * Xen's _assign_irq_vector() for one irq, its affinity all CPUs or, with
+ * @only_cpu >= 0, that CPU: an irq with a vector on a CPU of its affinity
+ * keeps it; otherwise the first CPU of the affinity with a free vector
+ * gets one, searched from the last vector handed out (to any irq) one
+ * priority class further at a time, and past the dynamic range from the
+ * next offset within a class, so that consecutive irqs land in different
+ * priority classes.  The old vector is released at once (Xen keeps it
+ * until the move's cleanup IPI).  False if no CPU has a free vector.
+ */
+static bool assign_irq_vector(XenPhysIrqState *s, XenIrqDesc *d,
+                              int only_cpu)
+{
+    unsigned cpu, first = only_cpu < 0 ? 0 : only_cpu;
+    unsigned last = only_cpu < 0 ? s->nr_cpus - 1 : only_cpu;
+
+    if (d->vector && (only_cpu < 0 || d->cpu == only_cpu)) {
+        return true;
+    }
+    for (cpu = first; cpu <= last && cpu < s->nr_cpus; cpu++) {
+        unsigned vector = s->current_vector, offset = s->current_offset;
+
+        if (!qemu_get_cpu(cpu)) {
+            continue;
+        }
+        for (;;) {
+            vector += XEN_VECTOR_STEP;
+            if (vector > XEN_LAST_DYNAMIC_VECTOR) {
+                offset = (offset + 1) % XEN_VECTOR_STEP;
+                vector = XEN_FIRST_DYNAMIC_VECTOR + offset;
+            }
+            if (vector == s->current_vector) {
+                break;                  /* none free on this CPU */
+            }
+            if (vector_reserved(cpu, vector) ||
+                s->vector_irq[cpu][vector] != VECTOR_UNASSIGNED) {
+                continue;
+            }
+            s->current_vector = vector;
+            s->current_offset = offset;
+            if (d->vector) {
+                s->vector_irq[d->cpu][d->vector] = VECTOR_UNASSIGNED;
+            }
+            s->vector_irq[cpu][vector] = desc_irq(s, d);
+            d->cpu = cpu;
+            d->vector = vector;
+            trace_xen_physirq_assign_vector(desc_irq(s, d), cpu,
+                                            cpu_apic_id(cpu), vector);
+            return true;
+        }
+    }
+    return false;
 }
 
 /*
@@ -302,12 +386,48 @@ static bool can_mask(PCIDevice *dev, const XenIrqDesc *d)
             PCI_MSI_FLAGS_MASKBIT);
 }
 
+/*
+ * Xen's msi_set_mask_bit(): the MSI-X entry's Vector Control written (even
+ * unchanged); with MSI-X disabled, Xen reaches the table only after
+ * setting ENABLE and MASKALL, and restores the control after.  An MSI
+ * vector's mask bit, where the function has them.
+ */
 static void mask_vector(PCIDevice *dev, const XenIrqDesc *d, bool masked)
 {
-    if (d->cap == PCI_CAP_ID_MSIX) {
-        msix_set_mask(dev, d->entry, masked);
-    } else if (can_mask(dev, d)) {
-        msi_set_mask(dev, d->entry, masked, &error_abort);
+    uint32_t ctrl_addr = dev->msix_cap + PCI_MSIX_FLAGS;
+    uint16_t ctrl;
+
+    if (d->cap != PCI_CAP_ID_MSIX) {
+        if (can_mask(dev, d)) {
+            msi_set_mask(dev, d->entry, masked, &error_abort);
+        }
+        return;
+    }
+    ctrl = pci_get_word(dev->config + ctrl_addr);
+    if (!(ctrl & PCI_MSIX_FLAGS_ENABLE)) {
+        pci_host_config_write_common(dev, ctrl_addr, pci_config_size(dev),
+                                     ctrl | PCI_MSIX_FLAGS_ENABLE |
+                                     PCI_MSIX_FLAGS_MASKALL, 2);
+    }
+    msix_write_entry_ctrl(dev, d->entry, masked);
+    if (!(ctrl & PCI_MSIX_FLAGS_ENABLE)) {
+        pci_host_config_write_common(dev, ctrl_addr, pci_config_size(dev),
+                                     ctrl, 2);
+    }
+}
+
+/*
+ * Xen's set_msi_affinity() for an MSI-X entry: the irq's vector on @cpu
+ * (assign_irq_vector()), the message written (write_msi_msg()).
+ */
+static void set_msi_affinity(XenPhysIrqState *s, PCIDevice *dev,
+                             XenIrqDesc *d, unsigned cpu)
+{
+    if (assign_irq_vector(s, d, cpu)) {
+        trace_xen_physirq_write_entry(dev->name, d->entry,
+                                      msi_compose_msg(d).address,
+                                      msi_compose_msg(d).data);
+        msix_write_entry_message(dev, d->entry, msi_compose_msg(d));
     }
 }
 
@@ -470,7 +590,8 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
     if (n < nvec) {
         return map_error(-ENOSPC, "no free irq");
     }
-    if (!assign_irq_vectors(s, d, nvec)) {
+    if (nvec > 1 ? !assign_irq_vector_block(s, d, nvec)
+                 : !assign_irq_vector(s, d[0], -1)) {
         return map_error(-ENOSPC, "no free vector");
     }
     for (i = 0; i < nvec; i++) {
@@ -502,7 +623,9 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
     if (!msix_enabled(dev)) {
         set_enable(dev, PCI_CAP_ID_MSIX, true);
     }
-    msix_write_entry(dev, d[0]->entry, msi_compose_msg(d[0]), true);
+    /* msix_capability_init() masks the entry, then the message */
+    msix_write_entry_ctrl(dev, d[0]->entry, true);
+    msix_write_entry_message(dev, d[0]->entry, msi_compose_msg(d[0]));
     return 0;
 }
 
@@ -569,14 +692,66 @@ static void guest_mask(int pirq, bool masked)
     }
 }
 
+/*
+ * Xen's pirq_guest_bind(): the irq's affinity set to the binding vCPU's
+ * CPU (EVTCHNOP_bind_pirq notifies vCPU 0), which for MSI-X writes the
+ * message again (set_msi_affinity()); startup_msi_irq() writes the mask
+ * bit, still set while the guest masks the port; the guest's unmask of
+ * the port then unmasks the entry.
+ */
 void xen_physirq_guest_bind(int pirq)
 {
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+    PCIDevice *dev = d ? desc_device(d) : NULL;
+
+    if (dev && d->cap == PCI_CAP_ID_MSIX) {
+        set_msi_affinity(s, dev, d, 0);
+        mask_vector(dev, d, true);
+    }
     guest_mask(pirq, false);
 }
 
+/* Xen's __pirq_guest_unbind(): each step writes the mask bit */
 void xen_physirq_guest_unbind(int pirq)
 {
-    guest_mask(pirq, true);
+    guest_mask(pirq, true);             /* desc->handler->disable() */
+    guest_mask(pirq, true);             /* desc->handler->shutdown() */
+}
+
+void xen_physirq_set_affinity(int pirq, unsigned vcpu)
+{
+    XenPhysIrqState *s = xen_physirq_singleton;
+    XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
+
+    if (d && d->cap == PCI_CAP_ID_MSIX && vcpu < s->nr_cpus) {
+        trace_xen_physirq_set_affinity(pirq, desc_irq(s, d), vcpu);
+        d->move_pending = true;
+        d->move_cpu = vcpu;
+    }
+}
+
+/*
+ * Xen's move_native_irq(), from the ack of the irq's next interrupt: the
+ * entry masked, the irq's vector moved to the pending CPU and the message
+ * written (set_msi_affinity()), the entry's mask bit as it was.
+ */
+static void move_native_irq(XenPhysIrqState *s, XenIrqDesc *d)
+{
+    PCIDevice *dev = desc_device(d);
+    bool was_masked;
+
+    d->move_pending = false;
+    if (!dev) {
+        return;
+    }
+    was_masked = pci_get_long(dev->msix_table +
+                              d->entry * PCI_MSIX_ENTRY_SIZE +
+                              PCI_MSIX_ENTRY_VECTOR_CTRL) &
+                 PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    mask_vector(dev, d, true);
+    set_msi_affinity(s, dev, d, d->move_cpu);
+    mask_vector(dev, d, was_masked);
 }
 
 /*
@@ -611,6 +786,9 @@ static bool xen_physirq_do_irq(PCIDevice *dev, uint64_t address,
     d = &s->desc[irq - XEN_NR_IRQS_GSI];
     d->count++;
     trace_xen_physirq_do_irq(cs->cpu_index, vector, irq, d->pirq);
+    if (d->move_pending) {
+        move_native_irq(s, d);          /* ack_maskable_msi_irq() */
+    }
     xen_evtchn_send_guest_pirq(d->pirq);
     return true;
 }
@@ -778,6 +956,8 @@ static void xen_physirq_reset_hold(Object *obj, ResetType type)
     XenPhysIrqState *s = XEN_PHYSIRQ(obj);
 
     memset(s->desc, 0, sizeof(s->desc));
+    s->current_vector = XEN_FIRST_DYNAMIC_VECTOR;
+    s->current_offset = 0;
     rebuild_vector_irq(s);
 }
 
@@ -792,6 +972,7 @@ static int xen_physirq_post_load(void *opaque, int version_id)
         if (d->pirq && (d->cpu >= s->nr_cpus ||
                         d->vector < XEN_FIRST_DYNAMIC_VECTOR ||
                         d->vector > XEN_LAST_DYNAMIC_VECTOR ||
+                        (d->move_pending && d->move_cpu >= s->nr_cpus) ||
                         (d->cap != PCI_CAP_ID_MSI &&
                          d->cap != PCI_CAP_ID_MSIX) ||
                         (d->cap == PCI_CAP_ID_MSI &&
@@ -806,7 +987,10 @@ static int xen_physirq_post_load(void *opaque, int version_id)
             slots += s->vector_irq[cpu][v] != VECTOR_UNASSIGNED;
         }
     }
-    if (slots != s->nr_mapped) {
+    if (slots != s->nr_mapped ||
+        s->current_vector < XEN_FIRST_DYNAMIC_VECTOR ||
+        s->current_vector > XEN_LAST_DYNAMIC_VECTOR ||
+        s->current_offset >= XEN_VECTOR_STEP) {
         return -EINVAL;
     }
     for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
@@ -819,7 +1003,7 @@ static int xen_physirq_post_load(void *opaque, int version_id)
 
 static const VMStateDescription xen_irq_desc_vmstate = {
     .name = "xen-physirq/irq-desc",
-    .version_id = 1,
+    .version_id = 2,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(pirq, XenIrqDesc),
@@ -830,18 +1014,22 @@ static const VMStateDescription xen_irq_desc_vmstate = {
         VMSTATE_UINT8(cap, XenIrqDesc),
         VMSTATE_UINT16(entry, XenIrqDesc),
         VMSTATE_UINT64(count, XenIrqDesc),
+        VMSTATE_BOOL_V(move_pending, XenIrqDesc, 2),
+        VMSTATE_UINT32_V(move_cpu, XenIrqDesc, 2),
         VMSTATE_END_OF_LIST()
     }
 };
 
 static const VMStateDescription xen_physirq_vmstate = {
     .name = "xen-physirq",
-    .version_id = 1,
+    .version_id = 2,
     .minimum_version_id = 1,
     .post_load = xen_physirq_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT_ARRAY(desc, XenPhysIrqState, XEN_PHYSIRQ_NR_IRQS, 1,
                              xen_irq_desc_vmstate, XenIrqDesc),
+        VMSTATE_UINT8_V(current_vector, XenPhysIrqState, 2),
+        VMSTATE_UINT8_V(current_offset, XenPhysIrqState, 2),
         VMSTATE_END_OF_LIST()
     }
 };

@@ -39,9 +39,17 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq);
 int xen_physirq_unmap_count(int pirq);
 /* Xen's unmap_domain_pirq(): the vectors masked and released, all freed */
 int xen_physirq_unmap(int pirq);
-/* Xen's pirq_guest_bind() / pirq_guest_unbind(): unmask / mask the entry */
+/*
+ * Xen's pirq_guest_bind() / pirq_guest_unbind(): the irq's affinity to
+ * vCPU 0's CPU and the entry unmasked / the entry masked
+ */
 void xen_physirq_guest_bind(int pirq);
 void xen_physirq_guest_unbind(int pirq);
+/*
+ * Xen's pirq_set_affinity() from EVTCHNOP_bind_vcpu of @pirq's port: the
+ * irq moves to @vcpu's CPU at its next interrupt (IRQ_MOVE_PENDING)
+ */
+void xen_physirq_set_affinity(int pirq, unsigned vcpu);
 
 /* For x-query-xen-irqs: the source of dom0-style @pirq into @info. */
 void xen_physirq_query_pirq(int pirq, XenPirqInfo *info);
