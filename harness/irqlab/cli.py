@@ -224,6 +224,14 @@ def replay_model(cfg, record: dict):
     record, for `irqlab check` to compare."""
     from .analysis import analyze
     from . import xenmodel
-    rows = analyze(record).dom0_rows
-    record["model-replay"] = xenmodel.replay(cfg.qemu, cfg.smp, rows) \
-        if rows else {"error": "the run has no vectors to replay"}
+    a = analyze(record)
+    unloaded = record.get("qmp", {}).get("unloaded", {}).get(
+        "x-query-msix-log")
+    if not a.dom0_rows or unloaded is None:
+        record["model-replay"] = {"error": "the run has nothing to replay"}
+        return
+    apic_cpus = {int(k): v["cpu-index"]
+                 for k, v in (record.get("lapic") or {}).items()}
+    record["model-replay"] = xenmodel.replay(
+        cfg.qemu, cfg.smp, a.dom0_rows,
+        xenmodel.real_events(a.host, unloaded)["unloaded"], apic_cpus)

@@ -24,10 +24,14 @@ message's destination and vector where they matter.  The aspects:
   enable          the MSI-X control transitions while mapping
   map-order       each entry's steps while mapping (PHYSDEVOP_map_pirq)
   map-cpu         the destination APIC ID each entry is first given
-  map-vector      the vector each entry is first given
+  first-vector    the vector the first entry is given
+  map-vector      the vector each entry is first given, from the first
+                  entry's (the allocator's steps, whatever vectors the
+                  hypervisor handed out before)
   bind            each entry's steps up to its unmask (EVTCHNOP_bind_pirq)
   retarget        each entry's steps once bound, with each new message's
-                  destination and vector (Xen's set_msi_affinity())
+                  destination and vector, from the first entry's (Xen's
+                  move_native_irq() -> set_msi_affinity())
   teardown        everything after the syncs' second moment, in order
 
 docs/xen-model.rst lists the differences kept on purpose, each under its
@@ -44,8 +48,8 @@ from .host import MSIX_ENABLE, MSIX_MASKALL
 from .verdict import Check
 
 GROUP = "model"
-ASPECTS = ("message-format", "enable", "map-order", "map-cpu", "map-vector",
-           "bind", "retarget", "teardown")
+ASPECTS = ("message-format", "enable", "map-order", "map-cpu",
+           "first-vector", "map-vector", "bind", "retarget", "teardown")
 REPLAY_TEST = "/x86_64/xen/pirq/dom0-replay"
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -55,16 +59,48 @@ DOC_SECTION = "Against Xen 4.17"
 
 # ---------------------------------------------------------------- replay
 
-def plan(rows) -> str:
+def plan(rows, unloaded: list[dict], apic_cpus: dict) -> str:
     """The replay's plan (a GKeyFile) from a --dom0 run's rows
-    (dom0.Dom0Row): entries 0..n-1, each port's vCPU, messages sent."""
+    (dom0.Dom0Row): entries 0..n-1, each port's vCPU, messages sent, and
+    the order in which the driver closed them (each entry's first mask in
+    @unloaded, the run's events after the "loaded" sync, that is not the
+    start of a move); @apic_cpus: CPU index by APIC ID."""
     rows = sorted(rows, key=lambda r: r.entry)
-    return ("[dom0]\n"
+    order = []
+    st = steps(unloaded)
+    for i, s in enumerate(st):
+        if s.entry is None:
+            break                       # dom0 clears ENABLE after closing
+        moving = any(t.entry == s.entry and t.what == "write"
+                     for t in st[i + 1:i + 2])  # a move: masked, rewritten
+        if s.what == "mask" and not moving and s.entry not in order:
+            order.append(s.entry)
+    text = ("[dom0]\n"
             f"vcpus={';'.join(str(r.port_vcpu or 0) for r in rows)}\n"
             f"messages={';'.join(str(r.sent or 0) for r in rows)}\n")
+    if sorted(order) == [r.entry for r in rows]:
+        text += f"close={';'.join(str(e) for e in order)}\n"
+    # While the driver unloads: messages before the ports close, and the
+    # moves they trigger (a port moved earlier, its irq moved by Xen at
+    # the next interrupt: masked, rewritten, unmasked)
+    end = next((i for i, x in enumerate(unloaded) if x["kind"] == "control"),
+               len(unloaded))
+    late = {r.entry: 0 for r in rows}
+    for e in unloaded[:end]:
+        if e["kind"] == "message" and e.get("vector") in late:
+            late[e["vector"]] += 1
+    moved = {r.entry: -1 for r in rows}
+    for i, x in enumerate(st[:-1]):
+        if (x.what == "mask" and st[i + 1].what == "write" and
+                x.entry == st[i + 1].entry and x.entry in moved):
+            moved[x.entry] = apic_cpus.get(st[i + 1].dest, -1)
+    text += (f"unload_vcpus={';'.join(str(moved[e]) for e in late)}\n"
+             f"unload_messages={';'.join(str(late[e]) for e in late)}\n")
+    return text
 
 
-def replay(qemu: str, smp: int, rows) -> dict:
+def replay(qemu: str, smp: int, rows, unloaded: list[dict],
+           apic_cpus: dict) -> dict:
     """Run the replay; {"loaded": log, "unloaded": log}, or {"error"}."""
     test = os.path.join(os.path.dirname(qemu), "tests", "qtest",
                         "xen-pirq-test")
@@ -72,7 +108,8 @@ def replay(qemu: str, smp: int, rows) -> dict:
         plan_file = os.path.join(tmp, "plan.ini")
         log_file = os.path.join(tmp, "log.json")
         with open(plan_file, "w") as f:
-            f.write(plan(rows).replace("[dom0]\n", f"[dom0]\nsmp={smp}\n"))
+            f.write(plan(rows, unloaded, apic_cpus).replace("[dom0]\n",
+                                                 f"[dom0]\nsmp={smp}\n"))
         env = dict(os.environ, QTEST_QEMU_BINARY=qemu,
                    XEN_PIRQ_REPLAY_PLAN=plan_file,
                    XEN_PIRQ_REPLAY_LOG=log_file)
@@ -98,12 +135,20 @@ class Step:
     dest: int | None = None
     vector: int | None = None
 
-    def text(self, where: bool = False) -> str:
+    def text(self, base: int | None = None) -> str:
+        """In words; with @base, a write's destination and vector, the
+        vector from @base."""
         if self.entry is None:
             return self.what
-        if self.what == "write" and where:
-            return f"write(dest {self.dest:#x} vector {self.vector:#04x})"
+        if self.what == "write" and base is not None:
+            return (f"write(dest {self.dest:#x} vector "
+                    f"{_from(self.vector, base)})")
         return self.what
+
+
+def _from(vector: int, base: int) -> str:
+    d = vector - base
+    return "v0" if d == 0 else f"v0{'+' if d > 0 else '-'}{abs(d):#x}"
 
 
 def _control(old: int, new: int) -> str:
@@ -180,13 +225,17 @@ def aspects(loaded: list[dict], unloaded: list[dict]) -> dict[str, str]:
     out["map-cpu"] = ", ".join(f"{n}: {mapped[n][-1].dest:#x}"
                                for n in entries if mapped[n] and
                                mapped[n][-1].what == "write")
-    out["map-vector"] = ", ".join(f"{n}: {mapped[n][-1].vector:#04x}"
+    firsts = [mapped[n][-1].vector for n in entries
+              if mapped[n] and mapped[n][-1].what == "write"]
+    v0 = firsts[0] if firsts else 0
+    out["first-vector"] = f"{v0:#04x}"
+    out["map-vector"] = ", ".join(f"{n}: {_from(mapped[n][-1].vector, v0)}"
                                   for n in entries if mapped[n] and
                                   mapped[n][-1].what == "write")
     out["bind"] = "; ".join(
         f"{n}: " + " ".join(s.text() for s in bind[n]) for n in entries)
     out["retarget"] = "; ".join(
-        f"{n}: " + (" ".join(s.text(where=True) for s in bound[n])
+        f"{n}: " + (" ".join(s.text(v0) for s in bound[n])
                     or "none") for n in entries)
     out["teardown"] = ", ".join(
         (s.what if s.entry is None else f"{s.text()} {s.entry}")
