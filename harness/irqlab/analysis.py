@@ -175,6 +175,8 @@ def _analyze_dom0(a: Analysis, fault: str | None) -> Analysis:
         a.hook = faults.apply_dom0_input(fault, a.host)
     a.dom0_rows = dom0.build(a.guest, a.host, keys)
     if fault and not a.hook:
+        a.hook = faults.apply_model(fault, a.run.get("model-replay") or {})
+    if fault and not a.hook:
         a.hook = faults.apply_row(fault, a.dom0_rows, "dom0")
     a.steps = sequence.condense(a.host.events)
     a.checks.append(Check(

@@ -33,6 +33,8 @@ DOM0_FAULTS = {
     "dom0-xen-dest": "the destination of entry 1's message as the device "
                      "holds it, plus one (Xen's 'M' no longer matches)",
     "dom0-cpl": "the first table write of the log made at CPL 3",
+    "dom0-model": "the model's first message for entry 1 written to the "
+                  "next APIC ID",
 }
 # For every kind of run: the report after the unbind
 UNLOAD_FAULTS = {
@@ -101,6 +103,21 @@ def apply_dom0_input(kind: str, host) -> str | None:
         ev["privilege-level"] = 3
     else:
         return None
+    return f"TEST HOOK: {DOM0_FAULTS[kind]}"
+
+
+def apply_model(kind: str, replay: dict) -> str | None:
+    """dom0-model: doctor the model's replayed log (xenmodel.py); None for
+    the other faults."""
+    if kind != "dom0-model":
+        return None
+    ev = next((e for e in replay.get("loaded", {}).get("entries", [])
+               if e["kind"] == "programmed" and e.get("vector") == VICTIM),
+              None)
+    if ev is None:
+        raise ValueError(f"fault {kind}: no model message for entry "
+                         f"{VICTIM}")
+    ev["decoded"]["dest-id"] += 1
     return f"TEST HOOK: {DOM0_FAULTS[kind]}"
 
 
