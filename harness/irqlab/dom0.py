@@ -11,9 +11,13 @@ message: a real vector, fixed delivery, the CPU's APIC ID), unmasks it
 when dom0 binds the pirq (EVTCHNOP_bind_pirq -> pirq_guest_bind()) and
 rewrites it when it moves the irq to another CPU (set_msi_affinity()).
 Dom0's irq chip is "xen-pirq", its /proc/interrupts lines "xen-pirq
--msi-x".  Every table write the device logs here is Xen's: a PV dom0
-cannot write the table, which Xen maps read-only for it (its
-mmio_ro_ranges).
+-msi-x".  Every table write the device logs here is Xen's, which the
+log's privilege level shows (CPL 0; dom0's kernel runs at CPL 3).  That
+dom0 does not write is Linux's doing (pci_msi_ignore_mask, and no
+__pci_write_msi_msg() under Xen), not a read-only mapping: Xen puts the
+table's pages in mmio_ro_ranges, but the mapping the driver made at
+probe, before MSI-X was set up, stays writable (`info tlb` under
+`irqlab debug --dom0`).
 
 Xen's own view comes from its debug keys (xenkeys.py), read while dom0
 waits at the "loaded" sync: 'M' gives each MSI-X irq's message as Xen

@@ -4,6 +4,7 @@ One row per vector in use: the guest's view of each irq joined with the
 device's view of the MSI-X table entry it owns.
 """
 
+import re
 from dataclasses import dataclass
 
 from . import cpulist, lapic
@@ -49,13 +50,44 @@ class Row:
         return d
 
 
+# The entry a driver's irq name says, where the irq has no hwirq to say it
+# (a Xen event-channel irq: --xen, --dom0).  nvme: nvme_create_queue()
+# gives queue N vector N (0: the admin queue), named nvme<ctrl>q<N>;
+# virtio-pci: vp_find_vqs_msix() gives the config change vector 0, then
+# one vector per virtqueue in order (virtio-blk's "req.<N>": vector
+# N + 1), or one shared by all of them.
+_NAMED_ENTRY = (
+    (re.compile(r"nvme\d+q(\d+)"), lambda m: int(m[1])),
+    (re.compile(r"virtio\d+-config"), lambda m: 0),
+    (re.compile(r"virtio\d+-req\.(\d+)"), lambda m: int(m[1]) + 1),
+    (re.compile(r"virtio\d+-virtqueues"), lambda m: 1),
+)
+
+
+def _entry_of_name(name: str) -> int | None:
+    for pattern, entry in _NAMED_ENTRY:
+        m = pattern.fullmatch(name)
+        if m:
+            return entry(m)
+    return None
+
+
 def entry_of_irqs(g: GuestView) -> dict[int, int]:
-    """irq -> MSI-X entry, from /proc/interrupts' hwirq (guest.IrqLine)."""
+    """
+    irq -> MSI-X entry: from /proc/interrupts' hwirq (guest.IrqLine), or
+    msix-testdev's driver, or the irq's name (_NAMED_ENTRY); only failing
+    all three, the irq's place among the device's msi_irqs.  That order is
+    not the entries': a Xen event-channel irq is freed after an RCU grace
+    period (xen_free_irq()), so an irq number freed by the driver's first
+    allocation can come back in the middle of its second (nvme's admin
+    vector: entries 0, 1, 2 as irqs 41, 40, 42).
+    """
     out = {}
     for i, irq in enumerate(g.msi_irqs):
         line = g.interrupts.get(irq)
+        named = _entry_of_name(line.actions) if line else None
         out[irq] = line.msi_index if line and line.msi_index is not None \
-            else i
+            else named if named is not None else i
     if g.vectors:
         # msix-testdev's driver says which entry each irq is.
         for v in g.vectors:
