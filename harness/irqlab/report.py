@@ -228,10 +228,7 @@ def _dom0_rows(w, a: Analysis):
         (str(r.entry), str(r.irq), r.name, r.message, _num(r.sent),
          str(r.counted), cpulist.format(r.handler_cpus))
         for r in a.dom0_rows]
-    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
-    for x in lines:
-        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
-          .rstrip())
+    _table(w, lines)
 
 
 def _xen_view(w, a: Analysis):
@@ -250,10 +247,6 @@ def _table(w, lines):
     for x in lines:
         w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(x))
           .rstrip())
-
-
-def _hex(v) -> str:
-    return "-" if v is None else f"{v:#x}"
 
 
 def _num(v) -> str:
