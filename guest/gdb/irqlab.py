@@ -17,6 +17,12 @@ file next to it.  Arguments are read at function entry from the x86_64
 SysV argument registers (rdi, rsi, rdx, rcx, r8, r9); the caller is the
 return address at (rsp).
 
+Linux as a PV dom0 of Xen (`irqlab debug --dom0`, "dom0" in the
+configuration): the stub's threads are then Xen's physical CPUs, and the
+walk adds Xen's path, seed 000's: xen_initdom_setup_msi_irqs(),
+xen_bind_pirq_msi_to_irq(), __startup_pirq(), where Xen, not Linux,
+writes and unmasks the entries.
+
 Commands:
   irqlab-config FILE        the configuration debug.py writes (JSON)
   irqlab-seeds              the seed functions and where each is here
@@ -69,6 +75,11 @@ class State:
         self.started = set()        # irqs started since then
         self.composing = set()      # CPUs inside a DUT compose
         self.irq_entry = {}         # irq -> MSI-X entry (hwirq bits 10:0)
+        # A PV dom0 of Xen (debug.py --dom0): the seeds of Xen's path
+        self.dom0 = False
+        self.percpu = {}            # per-CPU symbol -> offset (System.map)
+        self.starting = {}          # irq -> irq_desc, DUT irq_startup()s
+        self.pirq = {}              # irq -> Xen's pirq (dom0)
 
     def off(self, name: str) -> int:
         try:
@@ -122,8 +133,26 @@ def reg(name: str) -> int:
 
 
 def cpu() -> int:
-    """QEMU's stub shows each vCPU as a thread, in CPU order."""
+    """QEMU's stub shows each vCPU as a thread, in CPU order.  Under Xen
+    these are the physical CPUs Xen runs on (its pCPUs), not dom0's."""
     return gdb.selected_thread().num - 1
+
+
+def dom0_cpu() -> int | None:
+    """
+    Dom0's own CPU number (smp_processor_id()) for the code that stopped:
+    its per-CPU cpu_number at the GS base.  A 64-bit PV kernel runs with
+    its own GS base loaded (Xen's toggle_guest_mode() swaps it in on each
+    entry to guest kernel mode), so %gs is dom0's per-CPU area here, as
+    in a native kernel.  None when that cannot be read.
+    """
+    off = S.percpu.get("cpu_number")
+    if off is None:
+        return None
+    try:
+        return u32(reg("gs_base") + off)
+    except (gdb.error, gdb.MemoryError):
+        return None
 
 
 def symbol_at(addr: int) -> str:
@@ -230,7 +259,16 @@ class Hit:
         self.pc = reg("pc")
         self.rsp = reg("rsp")
         self.cpu = cpu()
+        self.vcpu = dom0_cpu() if S.dom0 else None
         self.ret = u64(self.rsp)
+
+    def where(self) -> str:
+        """The CPU: the vCPU QEMU runs; under Xen that is a pCPU, and
+        dom0's vCPU on it is another number."""
+        if not S.dom0:
+            return f"cpu {self.cpu}"
+        return f"pcpu {self.cpu}, dom0 cpu " + \
+            ("?" if self.vcpu is None else str(self.vcpu))
 
 
 class Seed:
@@ -239,13 +277,23 @@ class Seed:
     (kernel versions rename them); @inlined: functions inlined into it
     whose name the user may look for; @inspect(seed) -> Hit, or None when
     the call is not about the device under test (the breakpoint then
-    does not stop).
+    does not stop).  @path: "dom0" for a function of a PV dom0's path
+    only (Xen maps the vectors), "native" for one a PV dom0 never calls
+    for the device (its MSI domain is Xen's, with no x86 vector domain
+    below it), None for both; @dom0_what: what it does in a dom0, where
+    that differs.
     """
 
-    def __init__(self, names, what, inspect, inlined=()):
-        self.names, self.what, self.inspect = names, what, inspect
+    def __init__(self, names, what, inspect, inlined=(), path=None,
+                 dom0_what=None):
+        self.names, self._what, self.inspect = names, what, inspect
         self.inlined = inlined
+        self.path, self.dom0_what = path, dom0_what
         self.name = self.addr = None
+
+    @property
+    def what(self) -> str:
+        return self.dom0_what if S.dom0 and self.dom0_what else self._what
 
     def resolve(self):
         for n in self.names:
@@ -371,6 +419,7 @@ def _irq_startup(seed):
     irq, hwirq = desc_irq(desc)
     entry = msi_entry(md)
     S.irq_entry[irq] = entry
+    S.starting[irq] = desc
     h = Hit(seed, f"irq {irq} entry {entry} hwirq {hwirq:#x} resend "
             f"{reg('rsi') & 1} force {reg('rdx') & 1}", irq=irq, entry=entry)
     ReturnBreakpoint(h, _irq_startup_returned)
@@ -380,8 +429,101 @@ def _irq_startup(seed):
 def _irq_startup_returned(call):
     irq = call.info["irq"]
     S.started.add(irq)
+    S.starting.pop(irq, None)
     return Hit(call.seed, f"irq {irq} entry {call.info['entry']} started",
                irq=irq, entry=call.info["entry"], phase="return")
+
+
+# ---------------------------------------------------- a PV dom0's seeds
+#
+# Seed 000: in a PV dom0 the MSI domain is Xen's ("XEN-MSI", 6.1's
+# xen_create_pci_msi_domain()), whose domain_alloc_irqs,
+# xen_msi_domain_alloc_irqs(), tail-calls xen_initdom_setup_msi_irqs():
+# for each vector PHYSDEVOP_map_pirq (Xen allocates an irq and a vector
+# and writes the entry, masked), then xen_bind_pirq_msi_to_irq() (a Linux
+# irq on the xen-pirq chip).  request_irq()'s irq_startup() calls the
+# chip's startup_pirq(), a tail call of __startup_pirq(): EVTCHNOP_bind_pirq
+# (Xen's pirq_guest_bind() starts the irq: unmasks the entry).
+
+MSI_TYPE = {0x05: "MSI", 0x11: "MSI-X"}     # PCI_CAP_ID_MSI, _MSIX
+
+
+def _s32(v: int) -> int:
+    v &= 0xffffffff
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _xen_initdom_setup(seed):
+    """xen_initdom_setup_msi_irqs(dev, nvec, type), arch/x86/pci/xen.c."""
+    pdev = reg("rdi")
+    if S.pdev is None or pdev != S.pdev:
+        return None
+    typ = reg("rdx") & 0xffffffff
+    return Hit(seed, f"dev {pci_name(pdev)} nvec {_s32(reg('rsi'))} type "
+               f"{MSI_TYPE.get(typ, hex(typ))}")
+
+
+def _xen_bind_pirq_msi(seed):
+    """xen_bind_pirq_msi_to_irq(dev, msidesc, pirq, nvec, name, domid),
+    drivers/xen/events/events_base.c: @pirq is what PHYSDEVOP_map_pirq
+    returned."""
+    pdev, md = reg("rdi"), reg("rsi")
+    if S.pdev is None or pdev != S.pdev or not md:
+        return None
+    entry, pirq = msi_entry(md), _s32(reg("rdx"))
+    domid = reg("r9") & 0xffff
+    h = Hit(seed, f"entry {entry} pirq {pirq} nvec {_s32(reg('rcx'))} "
+            f"name \"{cstr(reg('r8'))}\" domid "
+            + ("DOMID_SELF" if domid == 0x7ff0 else str(domid)),
+            entry=entry, pirq=pirq)
+    ReturnBreakpoint(h, _xen_bind_pirq_msi_returned)
+    return h
+
+
+def _xen_bind_pirq_msi_returned(call):
+    irq, entry, pirq = _s32(reg("rax")), call.info["entry"], \
+        call.info["pirq"]
+    if irq >= 0:
+        S.irq_entry[irq], S.pirq[irq] = entry, pirq
+    return Hit(call.seed, f"entry {entry} pirq {pirq} -> irq {irq} "
+               "(xen-pirq)", irq=irq, entry=entry, pirq=pirq,
+               phase="return")
+
+
+def irq_info(irq: int) -> int | None:
+    """Xen's struct irq_info of a DUT irq being started: the chip_data
+    of its irq_desc (drivers/xen/events/events_base.c, info_for_irq())."""
+    desc = S.starting.get(irq)
+    if desc is None or "irq_info.evtchn" not in S.layout:
+        return None
+    return u64(desc + S.off("irq_desc.irq_data")
+               + S.off("irq_data.chip_data")) or None
+
+
+def _startup_pirq(seed):
+    """__startup_pirq(irq): only inside the device's irq_startup()."""
+    irq = reg("rdi") & 0xffffffff
+    if irq not in S.starting:
+        return None
+    entry = S.irq_entry.get(irq)
+    info = irq_info(irq)
+    pirq = u16(info + S.off("irq_info.u.pirq.pirq")) if info \
+        else S.pirq.get(irq)
+    port = u32(info + S.off("irq_info.evtchn")) if info else None
+    h = Hit(seed, f"irq {irq} entry {entry} pirq {pirq} port "
+            + ("none yet" if not port else str(port)), irq=irq,
+            entry=entry, pirq=pirq)
+    ReturnBreakpoint(h, _startup_pirq_returned)
+    return h
+
+
+def _startup_pirq_returned(call):
+    irq, entry, pirq = (call.info[k] for k in ("irq", "entry", "pirq"))
+    info = irq_info(irq)
+    port = u32(info + S.off("irq_info.evtchn")) if info else None
+    return Hit(call.seed, f"irq {irq} entry {entry} pirq {pirq} bound to "
+               f"port {port if port else '?'} (EVTCHNOP_bind_pirq)",
+               irq=irq, entry=entry, pirq=pirq, port=port, phase="return")
 
 
 SEEDS = [
@@ -398,25 +540,45 @@ SEEDS = [
          _affinity_masks),
     Seed(["pci_msi_setup_msi_irqs"], "PCI/MSI -> the MSI irq domain",
          _pdev_seed("rdi", lambda p: f"dev {pci_name(p)} nvec {reg('rsi')}"
-                    f" type {'MSI-X' if reg('rdx') == 0x11 else 'MSI'}")),
+                    f" type {'MSI-X' if reg('rdx') == 0x11 else 'MSI'}"),
+         dom0_what="PCI/MSI -> the MSI irq domain (Xen's XEN-MSI)"),
     Seed(["msi_domain_alloc_irqs_descs_locked",
           "msi_domain_alloc_irqs_all_locked"],
-         "the MSI domain allocation", _dev_seed),
+         "the MSI domain allocation", _dev_seed,
+         dom0_what="the MSI domain allocation: xen_msi_domain_alloc_irqs()"
+         " (a tail call, no stop of its own)"),
+    Seed(["xen_initdom_setup_msi_irqs"], "dom0: for each vector, "
+         "PHYSDEVOP_map_pirq (Xen allocates an irq and a vector and writes "
+         "the entry, masked)", _xen_initdom_setup, path="dom0"),
+    Seed(["xen_bind_pirq_msi_to_irq"], "dom0: the pirq Xen mapped -> a "
+         "Linux irq on the xen-pirq chip", _xen_bind_pirq_msi, path="dom0"),
     Seed(["__msi_domain_alloc_irqs", "__msi_domain_alloc_locked"],
          "allocate + activate each irq (MSI_FLAG_ACTIVATE_EARLY)",
-         _dev_seed),
+         _dev_seed, path="native"),
     Seed(["irq_msi_compose_msg", "x86_vector_msi_compose_msg"],
          "compose the message from the vector domain's choice",
-         _vector_compose),
+         _vector_compose, path="native"),
     Seed(["__irq_msi_compose_msg"], "destination APIC ID and vector into "
-         "address/data", _compose),
+         "address/data", _compose, path="native"),
     Seed(["msi_domain_set_affinity"], "affinity change: re-compose, "
-         "rewrite the entry", _irq_data_seed(lambda irqd: "")),
+         "rewrite the entry", _irq_data_seed(lambda irqd: ""),
+         path="native"),
     Seed(["__setup_irq"], "request_irq(): install the handler",
          _setup_irq),
     Seed(["irq_startup"], "start the irq: activate (managed: assign the "
-         "vector, write the message), unmask", _irq_startup),
+         "vector, write the message), unmask", _irq_startup,
+         dom0_what="start the irq: the xen-pirq chip's startup_pirq()"),
+    Seed(["__startup_pirq"], "dom0: EVTCHNOP_bind_pirq binds the pirq to "
+         "an event channel; Xen starts its irq: unmasks the entry",
+         _startup_pirq, path="dom0"),
 ]
+
+
+def seeds_here() -> list:
+    """The seeds of this kind of guest: native, or a PV dom0 (all of
+    them: the native-only ones stay armed to show that dom0 never
+    reaches them for the device)."""
+    return [s for s in SEEDS if S.dom0 or s.path != "dom0"]
 
 
 class SeedBreakpoint(gdb.Breakpoint):
@@ -508,6 +670,27 @@ def parse_msix(text: str) -> dict:
                 "address": int(m[2], 16), "data": int(m[3], 16),
                 "masked": m[4] == "yes", "pending": m[5] == "yes",
                 "sent": int(m[7]), "decoded": m[10].strip()}
+    return out
+
+
+def changes(before: dict | None, after: dict | None) -> list[str]:
+    """What changed in the MSI-X capability between two parse_msix()
+    states: ENABLE, MASKALL, and per entry its message and mask bit."""
+    if not before or not after:
+        return []
+    out = []
+    for key, what in (("enabled", "MSI-X"), ("function-masked", "MASKALL")):
+        if before[key] != after[key]:
+            out.append(f"{what} {'set' if after[key] else 'cleared'}")
+    old = {int(k): v for k, v in before["entries"].items()}
+    for i, e in sorted(after["entries"].items()):
+        o = old.get(int(i))
+        if o is None:
+            continue
+        if (o["address"], o["data"]) != (e["address"], e["data"]):
+            out.append(f"entry {i} written: {e['decoded'] or 'zero'}")
+        if o["masked"] != e["masked"]:
+            out.append(f"entry {i} {'masked' if e['masked'] else 'unmasked'}")
     return out
 
 
@@ -669,6 +852,8 @@ class Config(gdb.Command):
         dev, fn = devfn.split(".")
         S.bus, S.devfn = int(bus, 16), int(dev, 16) << 3 | int(fn)
         S.log = S.cfg.get("log")
+        S.dom0 = bool(S.cfg.get("dom0"))
+        S.percpu = S.cfg.get("percpu", {})
         addr = address_of("do_init_module")
         if S.cfg.get("module-files") and addr is not None \
                 and S.module_bp is None:
@@ -677,22 +862,23 @@ class Config(gdb.Command):
 
 class Seeds(gdb.Command):
     """irqlab-seeds: the seed functions, in call order, and what this
-    kernel has of them."""
+    kernel has of them (in a PV dom0 also Xen's path, seed 000's)."""
 
     def __init__(self):
         super().__init__("irqlab-seeds", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        for s in SEEDS:
+        for s in seeds_here():
             if s.resolve():
-                alt = [n for n in s.names if n != s.name]
                 print(f"  {s.name:36} {s.addr:#x}  {s.what}")
                 for n in s.inlined:
                     print(f"  {'':36} {'':18}  ({n}: inlined, not in "
                           "kallsyms)")
+                if S.dom0 and s.path == "native":
+                    print(f"  {'':36} {'':18}  (native only: not reached "
+                          "in a PV dom0; armed all the same)")
             else:
-                alt = s.names
-                print(f"  {'/'.join(alt):36} -  not in this kernel")
+                print(f"  {'/'.join(s.names):36} -  not in this kernel")
 
 
 class Walk(gdb.Command):
@@ -774,7 +960,7 @@ def arm():
     """A breakpoint on each seed this kernel has (once)."""
     S.seed_bps = [b for b in S.seed_bps if b.is_valid()]
     armed = {b.seed for b in S.seed_bps}
-    for s in SEEDS:
+    for s in seeds_here():
         if s not in armed and s.resolve():
             S.seed_bps.append(SeedBreakpoint(s))
 
@@ -784,17 +970,24 @@ def report(hit, n, full=False):
     state = parse_msix(text).get("MSI-X")
     ret = hit.info.get("phase") == "return"
     if ret:
-        print(f"#{n} {hit.seed.name} returned  (cpu {hit.cpu})")
+        print(f"#{n} {hit.seed.name} returned  ({hit.where()})")
     else:
-        print(f"#{n} {hit.seed.name}  (cpu {hit.cpu})  {hit.seed.what}")
+        print(f"#{n} {hit.seed.name}  ({hit.where()})  {hit.seed.what}")
         print(f"   caller  {symbol_at(hit.ret)}")
     print(f"   args    {hit.text}")
+    if S.dom0 and S.stops:
+        # In a dom0 the table changes inside Xen's hypercalls, where no
+        # seed stops: say what changed since the last stop.
+        prev = S.stops[-1]
+        print(f"   since #{prev['n']}: "
+              + "; ".join(changes(prev["msix"], state) or ["no change"]))
     print(f"   monitor info msix {S.device}:")
     for line in condense(text, full):
         print(f"   | {line}")
     S.stops.append({"n": n, "function": hit.seed.name,
                     "phase": hit.info.get("phase", "entry"),
-                    "cpu": hit.cpu, "pc": hit.pc, "rsp": hit.rsp,
+                    "cpu": hit.cpu, "dom0-cpu": hit.vcpu,
+                    "pc": hit.pc, "rsp": hit.rsp,
                     "caller": None if ret else symbol_at(hit.ret),
                     "args": hit.text, "info": hit.info,
                     "msix": state, "monitor": text})
@@ -805,7 +998,10 @@ def save_log():
     if S.log:
         with open(S.log + ".new", "w") as f:
             json.dump({"stops": S.stops,
-                       "modules": S.loaded_modules}, f, indent=1)
+                       "modules": S.loaded_modules,
+                       "armed": {b.seed.name: b.seed.path
+                                 for b in S.seed_bps if b.is_valid()}},
+                      f, indent=1)
         os.replace(S.log + ".new", S.log)
 
 
@@ -857,10 +1053,53 @@ class Table(gdb.Command):
 DWORDS = {"addr": 0, "upper": 4, "data": 8, "ctrl": 12}
 
 
+# Xen's own part of the address space, in every PV guest's page tables
+# too: below its text at 0xffff82d0..., its fixmap, where Xen maps a
+# device's MSI-X table to write it (msix_get_fixmap(), xen/arch/x86/msi.c).
+XEN_VA = (0xffff800000000000, 0xffff880000000000)
+# `info tlb` (QEMU's target/i386/monitor.c): "virtual: physical flags",
+# the flags of the last level, U for a user-accessible page.
+_TLB = re.compile(r"^([0-9a-f]+): ([0-9a-f]+) (\S+)$")
+
+
+def xen_table_address(base: int) -> tuple[int, int]:
+    """
+    (Xen's virtual address, the physical address) of dom0's @base in the
+    MSI-X table: the physical address from dom0's mapping (`gva2gpa`),
+    then the supervisor mapping of that page in Xen's part of the same
+    page tables (`info tlb`), both through the monitor with the CPU that
+    stopped in dom0 selected (a pCPU idle in Xen has none of dom0's).
+    """
+    was = re.search(r"^\* CPU #(\d+)", gdb.execute(
+        "monitor info cpus", to_string=True), re.M)
+    gdb.execute(f"monitor cpu {cpu()}", to_string=True)
+    try:
+        out = gdb.execute(f"monitor gva2gpa {base:#x}", to_string=True)
+        m = re.search(r"gpa: (0x[0-9a-f]+)", out)
+        if not m:
+            raise gdb.GdbError(f"irqlab: gva2gpa {base:#x}: {out.strip()}")
+        phys = int(m[1], 16)
+        tlb = gdb.execute("monitor info tlb", to_string=True)
+    finally:
+        if was:
+            gdb.execute(f"monitor cpu {was[1]}", to_string=True)
+    for line in tlb.splitlines():
+        t = _TLB.match(line)
+        if t and int(t[2], 16) == phys & ~0xfff and "U" not in t[3] \
+                and XEN_VA[0] <= int(t[1], 16) < XEN_VA[1]:
+            return int(t[1], 16) + (phys & 0xfff), phys
+    raise gdb.GdbError(
+        f"irqlab: Xen has no mapping of the table at {phys:#x} (yet): its "
+        "msix_capability_init() maps it at the first PHYSDEVOP_map_pirq "
+        "(irqlab-walk --to xen_bind_pirq_msi_to_irq)")
+
+
 class Watch(gdb.Command):
     """irqlab-watch ENTRY [addr|upper|data|ctrl]: a hardware watchpoint
     on one dword of the device's MSI-X table entry (default data: the
-    dword that completes a message)."""
+    dword that completes a message).  In a PV dom0 on Xen's own mapping
+    of the table: Xen writes it there, dom0 never does, and TCG's
+    watchpoints go by virtual address."""
 
     def __init__(self):
         super().__init__("irqlab-watch", gdb.COMMAND_USER)
@@ -872,6 +1111,11 @@ class Watch(gdb.Command):
                                "[addr|upper|data|ctrl]")
         what = argv[1] if len(argv) > 1 else "data"
         addr = table_base() + 16 * int(argv[0], 0) + DWORDS[what]
+        if S.dom0:
+            xen, phys = xen_table_address(addr)
+            print(f"irqlab: {phys:#x} is at {addr:#x} for dom0 and at "
+                  f"{xen:#x} for Xen, who writes it: watching Xen's")
+            addr = xen
         gdb.execute(f"watch *(unsigned int *){addr:#x}")
 
 

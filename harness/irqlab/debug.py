@@ -24,6 +24,19 @@ disabled and its table untouched; when the first I/O vector's irq has
 started (irq_startup() returned) ENABLE is set, MASKALL clear, and the
 entry holds the message the guest later reports for that irq (tracefs
 vector_config: vector and APIC destination).
+
+--dom0 runs Debian's Xen with the guest kernel as its PV dom0
+(machine.qemu_args(), docs/xen-dom0.rst) under the same gdb: the stub's
+threads are then the physical CPUs Xen runs on, and the breakpoints,
+which TCG matches by virtual address, stop dom0's kernel at its link
+addresses (a PV kernel is not relocated; nokaslr as everywhere) while Xen
+runs at 0xffff82d0...  The walk adds seed 000's functions of Xen's path
+(guest/gdb/irqlab.py), and the checks follow it (dom0_stop_checks()):
+xen_initdom_setup_msi_irqs() finds the table untouched; at each
+xen_bind_pirq_msi_to_irq() the entry PHYSDEVOP_map_pirq just mapped holds
+Xen's message, masked; across each __startup_pirq() (EVTCHNOP_bind_pirq)
+the entry goes from masked to unmasked, a compatibility-format message
+with a vector; and Linux composes no message for the device.
 """
 
 import ctypes
@@ -38,7 +51,7 @@ import tempfile
 import threading
 import time
 
-from . import machine, symbols
+from . import machine, symbols, xenkeys
 from .scenario import BDF, DUT
 from .verdict import Check
 
@@ -49,6 +62,8 @@ GDB_SCRIPT = os.path.join(TOP, "guest", "gdb", "irqlab.py")
 PR_SET_PDEATHSIG = 1
 # Interactive sessions have no deadline; the guest waits at its syncs.
 FOREVER = 7 * 24 * 3600.0
+# Per-CPU variables the gdb commands read (dom0's own CPU number).
+PERCPU = ("cpu_number",)
 
 
 def add_arguments(p):
@@ -79,15 +94,23 @@ def main(args, build: str) -> int:
     the scenario.  Returns the exit status (0 passed / 1 failed / 2 could
     not run)."""
     log = _log
+    if args.xen:
+        log("irqlab: error: irqlab debug --xen does not exist yet (the walk"
+            " knows a native guest's path and a PV dom0's: --dom0)")
+        return 2
     timeout = args.timeout or (600.0 if args.batch else FOREVER)
     cfg = machine.Config(build=build, qemu=args.qemu, scenario=args.scenario,
                          smp=args.smp, queues=args.queues, iommu=args.iommu,
                          accel=args.accel, timeout=timeout,
                          commands=args.commands,
-                         verbose=getattr(args, "verbose", False))
+                         verbose=getattr(args, "verbose", False),
+                         dom0=args.dom0, append=" ".join(args.append),
+                         expect=args.expect)
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
+               + ((os.path.join(cfg.guest_dir, "xen-version"),)
+                  if cfg.dom0 else ())
                if not os.path.exists(x)]
     if missing:
         log(f"irqlab: error: missing {', '.join(missing)}")
@@ -123,6 +146,9 @@ def main(args, build: str) -> int:
         return 2
     record = session.record
     record["times"]["symbols-s"] = t_symbols
+    if cfg.dom0 and record["outcome"]["status"] == "done":
+        from .cli import replay_model
+        replay_model(cfg, record)
     if not args.batch:
         o = record["outcome"]
         log(f"irqlab: guest {o['status']}"
@@ -204,6 +230,9 @@ class Session:
                        "iommu": cfg.iommu, "accel": cfg.accel,
                        "commands": cfg.commands, "kernel": cfg.kernel()[0],
                        "cmdline": machine.kernel_cmdline(cfg),
+                       "xen": None, "dom0": cfg.dom0,
+                       "expect": cfg.expect or [],
+                       "linux-vectors": machine.linux_vector_names(cfg),
                        "reports": {}, "qmp": {}, "times": {},
                        "sync-host-s": {}, "debug": True}
         self.stops = []
@@ -215,6 +244,12 @@ class Session:
         self.sync_path = os.path.join(tmp, "sync.sock")
         self.qmp_path = os.path.join(tmp, "qmp.sock")
         self.stop_log = os.path.join(tmp, "stops.json")
+        # --dom0: Xen's debug keys at the "loaded" sync, as irqlab run
+        # (xenkeys.py); a vCPU held at a breakpoint then holds the dump
+        # to its timeout, which the report says.
+        self.xen_console = xenkeys.XenConsole(
+            os.path.join(tmp, "xen-keys"), self.console) \
+            if cfg.dom0 else None
 
     # ------------------------------------------------------------ files
 
@@ -238,7 +273,9 @@ class Session:
         with open(conf, "w") as f:
             json.dump({"layout": self.ks.layout, "device": DUT, "bdf": BDF,
                        "module-files": self.module_files(),
-                       "log": self.stop_log}, f, indent=1)
+                       "log": self.stop_log, "dom0": self.cfg.dom0,
+                       "percpu": symbols.percpu_offsets(
+                           self.ks.system_map, PERCPU)}, f, indent=1)
         kernel = self.ks.dbg_vmlinux or self.ks.symbols
         lines = ["set pagination off", "set confirm off", "set width 0",
                  "set print thread-events off",
@@ -267,8 +304,9 @@ class Session:
     def run(self):
         cfg, args = self.cfg, self.args
         port = args.port or _free_port()
-        qemu_args = machine.qemu_args(cfg, self.tmp, self.console,
-                                      self.sync_path)
+        qemu_args = machine.qemu_args(
+            cfg, self.tmp, self.console, self.sync_path,
+            self.xen_console.fifo if self.xen_console else None)
         qemu_args += ["-display", "none",
                       "-gdb", f"tcp:127.0.0.1:{port}",
                       "-chardev", f"socket,id=qmp,path={self.qmp_path},"
@@ -360,6 +398,7 @@ class Session:
                 doc = json.load(f)
             self.stops = doc["stops"]
             self.record["gdb-modules"] = doc.get("modules", {})
+            self.record["gdb-armed"] = doc.get("armed", {})
         except (OSError, ValueError):
             self.stops = []
         self.record["gdb-stops"] = [
@@ -384,7 +423,7 @@ class Session:
                 sock.connect(self.sync_path)
                 self._status = machine.converse(
                     self.cfg, vm, sock, self.record, t0,
-                    lambda m: _log(m))
+                    lambda m: _log(m), xen_console=self.xen_console)
         except Exception as e:      # noqa: BLE001  (QEMU went away)
             if self._status[0] == "exited":
                 self._status = ("exited", f"QEMU went away: {e}")
@@ -423,7 +462,8 @@ def _tail(path, n=10) -> str:
 # ------------------------------------------------------------- checks
 
 def stop_checks(stops: list, guest, record: dict) -> list[Check]:
-    """Issue 7's checks on the walk's stops (see the module's doc)."""
+    """Issue 7's checks on the walk's stops (see the module's doc); a PV
+    dom0's own in dom0_stop_checks()."""
     g = "gdb"
     out = []
     first = next((s for s in stops if s["function"] ==
@@ -434,8 +474,7 @@ def stop_checks(stops: list, guest, record: dict) -> list[Check]:
                       "pci_alloc_irq_vectors_affinity()", False,
                       "no such stop")]
     m = first["msix"]
-    touched = [i for i, e in m["entries"].items()
-               if e["address"] or e["data"] or not e["masked"]]
+    touched = _touched(m)
     out.append(Check(g, "first pci_alloc_irq_vectors_affinity(): MSI-X "
                      "disabled", not m["enabled"],
                      f"stop #{first['n']}: enabled={m['enabled']}"))
@@ -450,14 +489,17 @@ def stop_checks(stops: list, guest, record: dict) -> list[Check]:
     if io is None or not io.get("msix"):
         out.append(Check(g, "the first I/O vector started", False,
                          "no irq_startup() return for an entry >= 1"))
-        return out
+        return out + (dom0_stop_checks(stops, guest, record)
+                      if record.get("dom0") else [])
     m, irq, entry = io["msix"], io["info"]["irq"], io["info"]["entry"]
     where = f"stop #{io['n']}: irq {irq} entry {entry}"
     out.append(Check(g, "first I/O vector started: ENABLE set, MASKALL "
                      "clear", m["enabled"] and not m["function-masked"],
                      f"{where}: enabled={m['enabled']} "
                      f"function-masked={m['function-masked']}"))
-    e = m["entries"].get(entry) or m["entries"].get(str(entry))
+    if record.get("dom0"):
+        return out + dom0_stop_checks(stops, guest, record)
+    e = _entry(m, entry)
     want = None
     if guest is not None:
         ev = guest.last_trace(irq, "vector_config")
@@ -474,6 +516,175 @@ def stop_checks(stops: list, guest, record: dict) -> list[Check]:
                          f"irq {irq}: walk entry {entry}, /proc/interrupts "
                          f"hwirq entry {guest.interrupts[irq].msi_index}"))
     return out
+
+
+def dom0_stop_checks(stops: list, guest, record: dict) -> list[Check]:
+    """
+    Seed 000's path as the walk saw it in a PV dom0, each claim from the
+    device's table at the stops (`info msix`):
+
+    - xen_initdom_setup_msi_irqs() (arch/x86/pci/xen.c), the device's
+      first: dom0's msix_capability_init() has enabled MSI-X under
+      MASKALL, and no entry is written yet;
+    - each xen_bind_pirq_msi_to_irq() (drivers/xen/events/events_base.c),
+      right after PHYSDEVOP_map_pirq for that entry: the entry holds a
+      compatibility-format message with a vector (Xen's msi_compose_msg(),
+      not the pirq-format message an HVM guest writes), masked; and every
+      vector each allocation returned was mapped so;
+    - each __startup_pirq() (EVTCHNOP_bind_pirq): the entry masked on
+      entry, unmasked on return (Xen's pirq_guest_bind() starts its irq),
+      still Xen's message, the pirq bound to an event channel; one for
+      every irq irq_startup() started;
+    - Linux composed no message for the device: none of the native-only
+      seeds (guest/gdb/irqlab.py's Seed.path "native": a PV dom0's MSI
+      domain is Xen's, with no x86 vector domain below it) stopped,
+      though armed;
+    - the irq -> entry the walk saw is the one the report uses (the
+      driver's debugfs for msix-testdev, otherwise /proc's order).
+    """
+    g = "gdb"
+    out = []
+    setup = next((s for s in stops if s["function"] ==
+                  "xen_initdom_setup_msi_irqs" and s.get("msix")), None)
+    if setup is None:
+        out.append(Check(g, "stopped at the device's "
+                         "xen_initdom_setup_msi_irqs()", False,
+                         "no such stop"))
+    else:
+        m = setup["msix"]
+        touched = _touched(m)
+        out.append(Check(
+            g, "first xen_initdom_setup_msi_irqs(): MSI-X enabled under "
+            "MASKALL (dom0's msix_capability_init()), no entry written yet",
+            m["enabled"] and m["function-masked"]
+            and len(m["entries"]) == m["size"] and not touched,
+            f"stop #{setup['n']}: enabled={m['enabled']} function-masked="
+            f"{m['function-masked']}, touched {touched[:8]}"))
+
+    binds = [s for s in stops if s["function"] == "xen_bind_pirq_msi_to_irq"
+             and s["phase"] == "entry" and s.get("msix")]
+    bad, seen = [], []
+    for s in binds:
+        i = s["info"]["entry"]
+        e = _entry(s["msix"], i)
+        text = f"#{s['n']} entry {i} pirq {s['info']['pirq']}: " + \
+            (_state(e) if e else "no such entry")
+        (seen if e and _xen_message(e) and e["masked"] else bad).append(text)
+    out.append(Check(
+        g, "each xen_bind_pirq_msi_to_irq(): the entry PHYSDEVOP_map_pirq "
+        "just mapped holds Xen's message (compat, a vector), masked",
+        bool(binds) and not bad, "; ".join(bad or seen[:3])
+        if binds else "no such stop"))
+    missing = []
+    for (first, last), want in _allocations(stops):
+        got = {s["info"]["entry"] for s in binds if first < s["n"] < last}
+        if got != set(range(want)):
+            missing.append(f"stops #{first}-#{last}: returned {want}, "
+                           f"mapped entries {sorted(got)}")
+    out.append(Check(g, "every vector an allocation returned was mapped "
+                     "(a xen_bind_pirq_msi_to_irq() per entry)",
+                     bool(binds) and not missing, "; ".join(missing)))
+
+    bad, seen, bound = [], [], set()
+    for s in stops:
+        if s["function"] != "__startup_pirq" or s["phase"] != "return" \
+                or not s.get("msix"):
+            continue
+        i, irq = s["info"]["entry"], s["info"]["irq"]
+        call = next((c for c in reversed(stops) if c["n"] < s["n"]
+                     and c["function"] == "__startup_pirq"
+                     and c["phase"] == "entry"
+                     and c["info"].get("irq") == irq), None)
+        before = _entry(call["msix"], i) if call and call.get("msix") \
+            else None
+        after = _entry(s["msix"], i)
+        text = f"irq {irq} entry {i}: " + \
+            (f"#{call['n']} {_state(before)}" if before else "no entry stop") \
+            + f" -> #{s['n']} " + (_state(after) if after else "no entry")
+        ok = before is not None and before["masked"] and after is not None \
+            and not after["masked"] and _xen_message(after) \
+            and bool(s["info"].get("port"))
+        (seen if ok else bad).append(
+            text + ("" if s["info"].get("port") else ", no port"))
+        bound.add(irq)
+    out.append(Check(
+        g, "across each __startup_pirq() (EVTCHNOP_bind_pirq) the entry "
+        "goes masked -> unmasked, Xen's message, the pirq on a port",
+        bool(bound) and not bad, "; ".join(bad or seen[:3])
+        if bound else "no __startup_pirq() return stop"))
+    started = {s["info"]["irq"] for s in stops if s["function"] ==
+               "irq_startup" and s["phase"] == "return"}
+    out.append(Check(g, "every irq irq_startup() started went through "
+                     "__startup_pirq()", bool(started) and started == bound,
+                     f"started {sorted(started)}, __startup_pirq "
+                     f"{sorted(bound)}"))
+
+    armed = sorted(f for f, path in record.get("gdb-armed", {}).items()
+                   if path == "native")
+    native = [f"#{s['n']} {s['function']}" for s in stops
+              if s["function"] in armed]
+    out.append(Check(g, "Linux composed no message for the device (no "
+                     "stop at the native-only seeds, armed)",
+                     bool(armed) and not native,
+                     "; ".join(native) if native else
+                     f"armed: {', '.join(armed) or 'none'}"))
+
+    walk = {}
+    for s in stops:
+        if s["function"] == "xen_bind_pirq_msi_to_irq" and \
+                s["phase"] == "return" and s["info"]["irq"] >= 0:
+            walk[s["info"]["irq"]] = s["info"]["entry"]
+    if guest is not None:
+        from .vectors import entry_of_irqs
+        report = entry_of_irqs(guest)
+        diff = [f"irq {irq}: walk entry {walk.get(irq)}, report entry "
+                f"{entry}" for irq, entry in sorted(report.items())
+                if walk.get(irq) != entry]
+        out.append(Check(g, "the walk's irq/entry (xen_bind_pirq_msi_to_irq"
+                         "()) = the report's", bool(report) and not diff,
+                         "; ".join(diff) or ", ".join(
+                             f"irq {i} entry {e}"
+                             for i, e in sorted(report.items()))))
+    return out
+
+
+def _allocations(stops):
+    """((first stop, return stop), vectors returned) of each allocation
+    the walk followed to its return."""
+    out, start = [], None
+    for s in stops:
+        if s["function"] != "pci_alloc_irq_vectors_affinity":
+            continue
+        if s["phase"] == "entry":
+            start = s["n"]
+        elif start is not None:
+            if s["info"].get("returned", 0) > 0:
+                out.append(((start, s["n"]), s["info"]["returned"]))
+            start = None
+    return out
+
+
+def _entry(m: dict, i: int):
+    """Entry @i of a stop's parsed `info msix` (JSON made the keys
+    strings)."""
+    return m["entries"].get(i) or m["entries"].get(str(i))
+
+
+def _touched(m: dict) -> list:
+    return [i for i, e in m["entries"].items()
+            if e["address"] or e["data"] or not e["masked"]]
+
+
+def _xen_message(e: dict) -> bool:
+    """A compatibility-format message with a vector: what Xen writes,
+    not a pirq-format one (vector 0, the pirq in the destination)."""
+    dv = _compat(e["decoded"])
+    return dv is not None and dv[1] != 0
+
+
+def _state(e: dict) -> str:
+    return ("masked" if e["masked"] else "unmasked") + ", " + \
+        (e["decoded"] or f"address {e['address']:#x} data {e['data']:#x}")
 
 
 def _delivered(e, entry, record):

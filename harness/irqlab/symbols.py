@@ -227,6 +227,21 @@ def system_map(syms) -> str:
                    sorted(syms, key=lambda x: x[0]))
 
 
+def percpu_offsets(system_map: str, names) -> dict[str, int]:
+    """
+    The offsets of per-CPU variables @names in a CPU's per-CPU area:
+    kallsyms lists them as absolute ('A') symbols, which the symbols ELF
+    leaves out (they are no addresses), so from the System.map made here.
+    """
+    want, out = set(names), {}
+    with open(system_map) as f:
+        for line in f:
+            addr, typ, name = line.split()[:3]
+            if typ in "Aa" and name in want:
+                out[name] = int(addr, 16)
+    return out
+
+
 # ------------------------------------------------------------------ BTF
 
 BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_ARRAY = 1, 2, 3
@@ -276,12 +291,29 @@ class Btf:
     def name(self, off: int) -> str:
         return _cstr(self.data, self._str + off)
 
-    def struct(self, name: str) -> int:
+    def struct(self, name: str, members=()) -> int:
+        """
+        The type id of struct (or union) @name.  Static types of
+        different files may share a name (Debian's 6.1 has three struct
+        irq_info: the 8250 serial driver's, x86's PIRQ routing slot, and
+        Xen's per-irq state in drivers/xen/events/events_base.c): then
+        the one that has the first component of every path in @members.
+        """
         for tid in self.by_name.get(name, []):
             kind, _, _, _, _, vlen = self.types[tid]
-            if kind in (BTF_KIND_STRUCT, BTF_KIND_UNION) and vlen:
+            if kind not in (BTF_KIND_STRUCT, BTF_KIND_UNION) or not vlen:
+                continue
+            if all(self._has(tid, p.split(".")[0]) for p in members):
                 return tid
-        raise KeyError(f"no struct {name} in the kernel's BTF")
+        raise KeyError(f"no struct {name} in the kernel's BTF" +
+                       (f" with {', '.join(members)}" if members else ""))
+
+    def _has(self, tid: int, name: str) -> bool:
+        try:
+            self.member(tid, name)
+            return True
+        except KeyError:
+            return False
 
     def resolve(self, tid: int) -> int:
         while self.types[tid] and self.types[tid][0] in _BTF_QUALIFIERS:
@@ -323,10 +355,11 @@ class Btf:
                     pass
         raise KeyError(name)
 
-    def offsetof(self, struct_name: str, path: str) -> tuple[int, int]:
+    def offsetof(self, struct_name: str, path: str,
+                 members=()) -> tuple[int, int]:
         """(offset, size) of struct_name.path, e.g. ("irq_desc",
-        "irq_data.irq")."""
-        tid, off = self.struct(struct_name), 0
+        "irq_data.irq"); @members picks among same-named structs."""
+        tid, off = self.struct(struct_name, members or (path,)), 0
         for part in path.split("."):
             try:
                 moff, tid = self.member(tid, part)
@@ -347,22 +380,34 @@ LAYOUT = {
     "pci_bus": ["node", "devices", "number"],
     "irq_desc": ["irq_common_data", "irq_data", "action"],
     "irq_common_data": ["msi_desc"],
-    "irq_data": ["irq", "hwirq", "common", "domain"],
+    "irq_data": ["irq", "hwirq", "common", "domain", "chip_data"],
     "irq_domain": ["name"],
     "irq_cfg": ["dest_apicid", "vector"],
     "irqaction": ["name"],
     "msi_desc": ["dev", "msg", "msi_index"],
     "msi_msg": ["address_lo", "address_hi", "data"],
     "irq_affinity": ["pre_vectors", "post_vectors"],
+    # Xen's per-irq state in a dom0 (drivers/xen/events/events_base.c,
+    # the xen-pirq chip's chip_data): the event channel port and pirq.
+    "irq_info": ["evtchn", "u.pirq.pirq"],
 }
+# Structures a kernel may lack (one built without CONFIG_XEN); their
+# members are then left out of the layout.
+LAYOUT_OPTIONAL = {"irq_info"}
 
 
 def layout(btf: Btf) -> dict:
     out = {}
     for st, members in LAYOUT.items():
-        out[st] = {"sizeof": btf.sizeof(btf.struct(st))}
+        try:
+            tid = btf.struct(st, members)
+        except KeyError:
+            if st in LAYOUT_OPTIONAL:
+                continue
+            raise
+        out[st] = {"sizeof": btf.sizeof(tid)}
         for m in members:
-            off, size = btf.offsetof(st, m)
+            off, size = btf.offsetof(st, m, members)
             out[f"{st}.{m}"] = {"offset": off, "size": size}
     return out
 
