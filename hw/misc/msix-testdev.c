@@ -96,27 +96,27 @@ struct MsixTestdevState {
 
 /* ------------------------------------------------------------ errors */
 
-/*
- * Bad guest input: log it, trace it, and latch it in ERR/ERRINFO where a
- * driver can read it (docs/specs/msix-testdev.rst, "Errors").
- */
-static void G_GNUC_PRINTF(4, 5)
-guest_error(MsixTestdevState *s, uint32_t code, uint32_t info,
-            const char *fmt, ...)
+/* Latch error @code with its offending value where a driver reads it */
+static void latch_error(MsixTestdevState *s, uint32_t code, uint32_t info)
 {
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-
-    trace_msix_testdev_error(code, info, msg);
-    qemu_log_mask(LOG_GUEST_ERROR, "%s: %s\n", TYPE_MSIX_TESTDEV, msg);
     s->err = code;
     s->errinfo = info;
     s->errcnt++;
 }
+
+/*
+ * Bad guest input (docs/specs/msix-testdev.rst, "Errors"), as hw/nvme's
+ * NVME_GUEST_ERR(): the site's own trace event, a guest-error log
+ * formatted only when -d guest_errors asks for it, and ERR/ERRINFO
+ * latched.  The trace event's arguments are the log's.
+ */
+#define GUEST_ERR(s, code, info, trace, fmt, ...)                          \
+    do {                                                                  \
+        (trace_##trace)(__VA_ARGS__);                                     \
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: " #trace ": " fmt "\n",       \
+                      TYPE_MSIX_TESTDEV, ## __VA_ARGS__);                  \
+        latch_error(s, code, info);                                       \
+    } while (0)
 
 /* -------------------------------------------------------- interrupts */
 
@@ -135,7 +135,8 @@ static void update_intx(MsixTestdevState *s)
     PCIDevice *pci = PCI_DEVICE(s);
     bool level = false;
 
-    if (!msix_enabled(pci) && !msi_enabled(pci) && !(s->intms & 1)) {
+    if (!msix_enabled(pci) && !msi_enabled(pci) &&
+        !(s->intms & MSIX_TESTDEV_INTMS_INTX)) {
         for (uint32_t i = 0; i < s->nr_slots && !level; i++) {
             level = cq_outstanding(&s->cq[i]);
         }
@@ -200,9 +201,9 @@ static bool post_completion(MsixTestdevState *s, uint16_t cqid, uint16_t sqid,
     stl_le_p(cqe + MSIX_TESTDEV_CQE_STATUS, dw3);
     if (pci_dma_write(PCI_DEVICE(s), cq->base + cq->tail * sizeof(cqe), cqe,
                       sizeof(cqe)) != MEMTX_OK) {
-        guest_error(s, MSIX_TESTDEV_ERR_DMA, cqid,
-                    "cannot write a completion to CQ %u at 0x%" PRIx64,
-                    cqid, cq->base + cq->tail * sizeof(cqe));
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_DMA, cqid, msix_testdev_err_cqe_write,
+                  "CQ %u: no completion written at 0x%" PRIx64,
+                  cqid, (uint64_t)(cq->base + cq->tail * sizeof(cqe)));
         s->csts |= MSIX_TESTDEV_CSTS_CFS;
         return false;
     }
@@ -246,7 +247,8 @@ static uint32_t check_new_queue(MsixTestdevState *s, MsixTestdevQueue *tbl,
 static uint32_t execute(MsixTestdevState *s, uint16_t sqid,
                         const uint8_t *sqe, unsigned *raise)
 {
-    uint8_t opcode = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0) & 0xff;
+    uint8_t opcode = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0) &
+                     MSIX_TESTDEV_CDW0_OPCODE_MASK;
     uint32_t cdw10 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW10);
     uint32_t cdw11 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW11);
     uint64_t prp1 = ldq_le_p(sqe + MSIX_TESTDEV_SQE_PRP1);
@@ -357,15 +359,19 @@ static void run_queues(MsixTestdevState *s)
             }
             if (pci_dma_read(pci, sq->base + sq->head * sizeof(sqe), sqe,
                              sizeof(sqe)) != MEMTX_OK) {
-                guest_error(s, MSIX_TESTDEV_ERR_DMA, id,
-                            "cannot read a command from SQ %lu at 0x%" PRIx64,
-                            id, sq->base + sq->head * sizeof(sqe));
+                GUEST_ERR(s, MSIX_TESTDEV_ERR_DMA, id,
+                          msix_testdev_err_sqe_read,
+                          "SQ %u: no command read at 0x%" PRIx64,
+                          (unsigned)id,
+                          (uint64_t)(sq->base + sq->head * sizeof(sqe)));
                 status = MSIX_TESTDEV_SC_DATA_TRANSFER;
             } else {
                 uint32_t cdw0 = ldl_le_p(sqe + MSIX_TESTDEV_SQE_CDW0);
 
                 cid = cdw0 >> MSIX_TESTDEV_CDW0_CID_SHIFT;
-                trace_msix_testdev_command(id, cid, cdw0 & 0xff,
+                trace_msix_testdev_command(id, cid,
+                                           cdw0 &
+                                           MSIX_TESTDEV_CDW0_OPCODE_MASK,
                                            ldl_le_p(sqe +
                                                     MSIX_TESTDEV_SQE_CDW10),
                                            ldl_le_p(sqe +
@@ -428,21 +434,24 @@ static void doorbell(MsixTestdevState *s, hwaddr addr, uint32_t val)
 
     trace_msix_testdev_doorbell(is_cq ? "CQ head" : "SQ tail", qid, val);
     if (!(s->csts & MSIX_TESTDEV_CSTS_RDY)) {
-        guest_error(s, MSIX_TESTDEV_ERR_NOT_ENABLED, addr,
-                    "doorbell 0x%" HWADDR_PRIx " written while disabled",
-                    addr);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_NOT_ENABLED, addr,
+                  msix_testdev_err_db_disabled,
+                  "doorbell 0x%" PRIx64 " written while not ready",
+                  (uint64_t)addr);
         return;
     }
     if (!q) {
-        guest_error(s, MSIX_TESTDEV_ERR_DB_QUEUE, addr,
-                    "doorbell 0x%" HWADDR_PRIx " of %s %u, which does not "
-                    "exist", addr, is_cq ? "CQ" : "SQ", qid);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_DB_QUEUE, addr,
+                  msix_testdev_err_db_queue,
+                  "doorbell 0x%" PRIx64 " of %s %u, which does not exist",
+                  (uint64_t)addr, is_cq ? "CQ" : "SQ", qid);
         return;
     }
     if (val >= q->size) {
-        guest_error(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
-                    "%s %u doorbell %u beyond its %u entries",
-                    is_cq ? "CQ" : "SQ", qid, val, q->size);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
+                  msix_testdev_err_db_beyond,
+                  "%s %u doorbell %u beyond its %u entries",
+                  is_cq ? "CQ" : "SQ", qid, val, q->size);
         return;
     }
     if (is_cq) {
@@ -451,8 +460,9 @@ static void doorbell(MsixTestdevState *s, hwaddr addr, uint32_t val)
         /* The host consumes what was posted: the head may not pass the tail */
         if ((val + q->size - q->head) % q->size >
             (q->tail + q->size - q->head) % q->size) {
-            guest_error(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
-                        "CQ %u head %u past its tail %u", qid, val, q->tail);
+            GUEST_ERR(s, MSIX_TESTDEV_ERR_DB_VALUE, val,
+                      msix_testdev_err_cq_head,
+                      "CQ %u head %u past its tail %u", qid, val, q->tail);
             return;
         }
         q->head = val;
@@ -495,9 +505,10 @@ static void enable(MsixTestdevState *s)
         acqs < MSIX_TESTDEV_MIN_QUEUE_ENTRIES ||
         !s->asq || s->asq % MSIX_TESTDEV_QUEUE_ALIGN ||
         !s->acq || s->acq % MSIX_TESTDEV_QUEUE_ALIGN) {
-        guest_error(s, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0,
-                    "enabled with invalid admin queues: AQA 0x%x ASQ 0x%"
-                    PRIx64 " ACQ 0x%" PRIx64, s->aqa, s->asq, s->acq);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0,
+                  msix_testdev_err_admin_queues,
+                  "enabled with invalid admin queues: AQA 0x%x ASQ 0x%"
+                  PRIx64 " ACQ 0x%" PRIx64, s->aqa, s->asq, s->acq);
         return;
     }
     s->sq[0] = (MsixTestdevQueue) { .base = s->asq, .size = asqs };
@@ -547,8 +558,9 @@ static uint64_t regs_read(void *opaque, hwaddr addr, unsigned size)
     unsigned shift;
 
     if (!decode_access(addr, size, &reg, &shift)) {
-        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
-                    "bad %u-byte read at 0x%" HWADDR_PRIx, size, addr);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                  msix_testdev_err_read_size,
+                  "bad %u-byte read at 0x%" PRIx64, size, (uint64_t)addr);
         return 0;
     }
     switch (reg) {
@@ -590,8 +602,9 @@ static uint64_t regs_read(void *opaque, hwaddr addr, unsigned size)
         if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
             break;                      /* doorbells read as 0 */
         }
-        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
-                    "read of no register at 0x%" HWADDR_PRIx, addr);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                  msix_testdev_err_read_none,
+                  "read of no register at 0x%" PRIx64, (uint64_t)addr);
         return 0;
     }
     val = size == 8 ? val : (uint32_t)(val >> shift);
@@ -615,8 +628,9 @@ static void regs_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 
     trace_msix_testdev_reg_write(addr, size, val);
     if (!decode_access(addr, size, &reg, &shift)) {
-        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
-                    "bad %u-byte write at 0x%" HWADDR_PRIx, size, addr);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                  msix_testdev_err_write_size,
+                  "bad %u-byte write at 0x%" PRIx64, size, (uint64_t)addr);
         return;
     }
     if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
@@ -669,16 +683,19 @@ static void regs_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
         break;
     case MSIX_TESTDEV_REG_RAISE:
         if (val >= s->vectors) {
-            guest_error(s, MSIX_TESTDEV_ERR_RAISE_VECTOR, val,
-                        "RAISE of vector %" PRIu64 " of %u", val, s->vectors);
+            GUEST_ERR(s, MSIX_TESTDEV_ERR_RAISE_VECTOR, val,
+                      msix_testdev_err_raise,
+                      "RAISE of vector %" PRIu64 " of %u", (uint64_t)val,
+                      s->vectors);
             break;
         }
         notify_vector(s, val);
         break;
     default:
-        guest_error(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
-                    "write of a read-only or no register at 0x%"
-                    HWADDR_PRIx, addr);
+        GUEST_ERR(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
+                  msix_testdev_err_write_ro,
+                  "write of a read-only or no register at 0x%" PRIx64,
+                  (uint64_t)addr);
         break;
     }
 }

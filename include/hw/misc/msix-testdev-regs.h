@@ -46,6 +46,7 @@
 #define MSIX_TESTDEV_REG_VS             0x08    /* RO: version 1.0 */
 #define   MSIX_TESTDEV_VERSION          0x00010000
 #define MSIX_TESTDEV_REG_INTMS          0x0c    /* RW1S: mask MSI vectors */
+#define   MSIX_TESTDEV_INTMS_INTX       (1u << 0)  /* also masks INTx */
 #define MSIX_TESTDEV_REG_INTMC          0x10    /* RW1C: unmask them */
 #define MSIX_TESTDEV_REG_CC             0x14    /* RW: controller config */
 #define   MSIX_TESTDEV_CC_EN            (1u << 0)
@@ -83,6 +84,7 @@
 /* Submission queue entry: 64 bytes, little endian */
 #define MSIX_TESTDEV_SQE_SIZE           64
 #define MSIX_TESTDEV_SQE_CDW0           0       /* 7:0 opcode, 31:16 CID */
+#define   MSIX_TESTDEV_CDW0_OPCODE_MASK 0xffu
 #define   MSIX_TESTDEV_CDW0_CID_SHIFT   16
 #define MSIX_TESTDEV_SQE_PRP1           24      /* 64-bit: queue base */
 #define MSIX_TESTDEV_SQE_CDW10          40
