@@ -1,6 +1,6 @@
 /*
  * Xen pirqs under qtest, step by step: an HVM guest's pirq-encoded MSI-X,
- * seed 000's dom0-style PHYSDEVOP_map_pirq of MSI-X entries and MSI
+ * dom0-style PHYSDEVOP_map_pirq of MSI-X entries and MSI
  * through the model of Xen's physical IRQ layer (xen-physirq), GSI pirqs
  * with PHYSDEVOP_eoi, migration, and the `make bench` workload.  The
  * device is msix-testdev; Xen's semantics are those of
@@ -126,7 +126,7 @@ static QDict *check_mapped(Xen *x, int pirq, int entry)
 }
 
 /*
- * Seed 000 step by step: Xen maps the device's MSI-X entry for dom0
+ * Step by step, Xen maps the device's MSI-X entry for dom0
  * (PHYSDEVOP_map_pirq writes the entry), dom0 binds the pirq, and a
  * message from the device travels do_IRQ: vector_irq[] -> irq -> pirq ->
  * port -> 2-level pending bits -> upcall, never to the local APIC.
@@ -285,7 +285,7 @@ static void test_dom0_msix(void)
 }
 
 /*
- * Seed 000 for a multi-message MSI capability (MAP_PIRQ_TYPE_MULTI_MSI,
+ * The same for a multi-message MSI capability (MAP_PIRQ_TYPE_MULTI_MSI,
  * no table_base): one irq and pirq per vector, a contiguous block of
  * vectors aligned to its size on one CPU (the device ORs the vector
  * number into the data), the capability programmed (Multiple Message

@@ -322,7 +322,7 @@ uint32_t xen_get_free_pirq(Xen *x)
     return g.pirq;
 }
 
-/* ----------------------------------------- dom0-style MSI-X (seed 000) */
+/* ------------------------------ dom0-style MSI-X (PHYSDEVOP_map_pirq) */
 
 void xen_set_msix_enable(Xen *x, bool on)
 {

@@ -71,7 +71,7 @@ typedef struct Xen {
     xen_hcall_struct(x, __HYPERVISOR_hvm_op, cmd, &(s), sizeof(s))
 
 /*
- * Seed 000's machine: msix-testdev and the model of Xen's physical IRQ
+ * A dom0's machine: msix-testdev and the model of Xen's physical IRQ
  * layer.  MSI-X is left disabled, as a dom0 leaves it: Xen enables it.
  */
 #define XEN_DOM0_DEVICES \
@@ -198,7 +198,7 @@ void xen_raise_vector(Xen *x, int v);
 /* PHYSDEVOP_get_free_pirq for MSI; the pirq (must work) */
 uint32_t xen_get_free_pirq(Xen *x);
 
-/* ----------------------------------------- dom0-style MSI-X (seed 000) */
+/* ------------------------------ dom0-style MSI-X (PHYSDEVOP_map_pirq) */
 
 /* Set or clear the MSI-X Enable bit, as the guest would */
 void xen_set_msix_enable(Xen *x, bool on);

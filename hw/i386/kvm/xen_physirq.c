@@ -3,13 +3,12 @@
  * dom0-style MSI-X and MSI
  *
  * A Xen dom0 does not program its devices' MSI-X table entries or MSI
- * capabilities (seed 000 of irqlab's study notes).  Linux's
- * xen_initdom_setup_msi_irqs() asks Xen with PHYSDEVOP_map_pirq, naming
- * the device (bus/devfn, the segment in the high bits of bus for
- * MAP_PIRQ_TYPE_MSI_SEG and _MULTI_MSI) and, for MSI-X, the table entry
- * (entry_nr) and the BAR that holds the table (table_base); table_base 0
- * is the MSI capability, with MAP_PIRQ_TYPE_MULTI_MSI for a block of
- * entry_nr vectors.  Xen (xen/arch/x86/irq.c, msi.c):
+ * capabilities.  Linux's xen_initdom_setup_msi_irqs() asks Xen with
+ * PHYSDEVOP_map_pirq, naming the device (bus/devfn, the segment in the
+ * high bits of bus for MAP_PIRQ_TYPE_MSI_SEG and _MULTI_MSI) and, for
+ * MSI-X, the table entry (entry_nr) and the BAR that holds the table
+ * (table_base); table_base 0 is the MSI capability, with
+ * MAP_PIRQ_TYPE_MULTI_MSI for a block of entry_nr vectors.  Xen (xen/arch/x86/irq.c, msi.c):
  *
  *   allocate_and_map_msi_pirq()
  *     create_irq()             one of Xen's own irqs, above the GSIs
