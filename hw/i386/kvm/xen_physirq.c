@@ -8,7 +8,8 @@
  * high bits of bus for MAP_PIRQ_TYPE_MSI_SEG and _MULTI_MSI) and, for
  * MSI-X, the table entry (entry_nr) and the BAR that holds the table
  * (table_base); table_base 0 is the MSI capability, with
- * MAP_PIRQ_TYPE_MULTI_MSI for a block of entry_nr vectors.  Xen (xen/arch/x86/irq.c, msi.c):
+ * MAP_PIRQ_TYPE_MULTI_MSI for a block of entry_nr vectors.  Xen
+ * (xen/arch/x86/irq.c, msi.c):
  *
  *   allocate_and_map_msi_pirq()
  *     create_irq()             one of Xen's own irqs, above the GSIs
