@@ -19,7 +19,7 @@ return address at (rsp).
 
 Linux as a PV dom0 of Xen (`irqlab debug --dom0`, "dom0" in the
 configuration): the stub's threads are then Xen's physical CPUs, and the
-walk adds Xen's path, seed 000's: xen_initdom_setup_msi_irqs(),
+walk adds Xen's dom0 path: xen_initdom_setup_msi_irqs(),
 xen_bind_pirq_msi_to_irq(), __startup_pirq(), where Xen, not Linux,
 writes and unmasks the entries.
 
@@ -436,7 +436,7 @@ def _irq_startup_returned(call):
 
 # ---------------------------------------------------- a PV dom0's seeds
 #
-# Seed 000: in a PV dom0 the MSI domain is Xen's ("XEN-MSI", 6.1's
+# dom0: in a PV dom0 the MSI domain is Xen's ("XEN-MSI", 6.1's
 # xen_create_pci_msi_domain()), whose domain_alloc_irqs,
 # xen_msi_domain_alloc_irqs(), tail-calls xen_initdom_setup_msi_irqs():
 # for each vector PHYSDEVOP_map_pirq (Xen allocates an irq and a vector
@@ -862,7 +862,7 @@ class Config(gdb.Command):
 
 class Seeds(gdb.Command):
     """irqlab-seeds: the seed functions, in call order, and what this
-    kernel has of them (in a PV dom0 also Xen's path, seed 000's)."""
+    kernel has of them (in a PV dom0 also Xen's dom0 path)."""
 
     def __init__(self):
         super().__init__("irqlab-seeds", gdb.COMMAND_USER)

@@ -98,7 +98,7 @@ def main(argv=None, build: str | None = None) -> int:
         return debug.main(args, build)
     if args.command == "soak":
         from . import soak
-        cfg = _config(args, build)
+        cfg = config(args, build)
         if cfg is None:
             return 2
         if args.runs < 1:
@@ -177,8 +177,9 @@ def _common(p):
                    help="every check with its values; progress")
 
 
-def _config(args, build):
-    """The run's Config from the options, or None (said why)."""
+def config(args, build):
+    """The run's Config from the options (`irqlab run`'s and `irqlab
+    debug`'s), or None (said why)."""
     from .machine import Config
     cfg = Config(build=build, qemu=args.qemu, scenario=args.scenario,
                  smp=args.smp, queues=args.queues, iommu=args.iommu,
@@ -191,6 +192,8 @@ def _config(args, build):
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
+               + ((os.path.join(cfg.guest_dir, "xen-version"),)
+                  if cfg.dom0 else ())
                if not os.path.exists(x)]
     if missing:
         print(f"irqlab: error: missing {', '.join(missing)}", file=sys.stderr)
@@ -205,7 +208,7 @@ def _config(args, build):
 
 def _run(args, build) -> dict | None:
     from .machine import LaunchError, run
-    cfg = _config(args, build)
+    cfg = config(args, build)
     if cfg is None:
         return None
     try:

@@ -18,7 +18,7 @@ reaches gdb alone (QEMU would quit on SIGINT), and dies with this process
 (PR_SET_PDEATHSIG); quitting gdb, or gdb crashing, stops QEMU in the
 `finally` below.
 
---batch runs `irqlab-walk --all` and asserts what issue 7 asks of it:
+--batch runs `irqlab-walk --all` and asserts what the walk must show:
 at the first pci_alloc_irq_vectors_affinity() of the device MSI-X is
 disabled and its table untouched; when the first I/O vector's irq has
 started (irq_startup() returned) ENABLE is set, MASKALL clear, and the
@@ -30,7 +30,7 @@ vector_config: vector and APIC destination).
 threads are then the physical CPUs Xen runs on, and the breakpoints,
 which TCG matches by virtual address, stop dom0's kernel at its link
 addresses (a PV kernel is not relocated; nokaslr as everywhere) while Xen
-runs at 0xffff82d0...  The walk adds seed 000's functions of Xen's path
+runs at 0xffff82d0...  The walk adds the functions of Xen's dom0 path
 (guest/gdb/irqlab.py), and the checks follow it (dom0_stop_checks()):
 xen_initdom_setup_msi_irqs() finds the table untouched; at each
 xen_bind_pirq_msi_to_irq() the entry PHYSDEVOP_map_pirq just mapped holds
@@ -98,25 +98,11 @@ def main(args, build: str) -> int:
         log("irqlab: error: irqlab debug --xen does not exist yet (the walk"
             " knows a native guest's path and a PV dom0's: --dom0)")
         return 2
-    timeout = args.timeout or (600.0 if args.batch else FOREVER)
-    cfg = machine.Config(build=build, qemu=args.qemu, scenario=args.scenario,
-                         smp=args.smp, queues=args.queues, iommu=args.iommu,
-                         accel=args.accel, timeout=timeout,
-                         commands=args.commands,
-                         verbose=getattr(args, "verbose", False),
-                         dom0=args.dom0, append=" ".join(args.append),
-                         expect=args.expect)
-    missing = [x for x in (cfg.qemu,
-                           os.path.join(cfg.guest_dir, "kernel-version"),
-                           os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
-               + ((os.path.join(cfg.guest_dir, "xen-version"),)
-                  if cfg.dom0 else ())
-               if not os.path.exists(x)]
-    if missing:
-        log(f"irqlab: error: missing {', '.join(missing)}")
-        log("irqlab: hint: make setup builds QEMU; scripts/irqlab-guest "
-            "all builds the guest")
+    from .cli import config
+    cfg = config(args, build)
+    if cfg is None:
         return 2
+    cfg.timeout = args.timeout or (600.0 if args.batch else FOREVER)
     import shutil
     if shutil.which(args.gdb) is None:
         log(f"irqlab: error: no {args.gdb}")
@@ -462,7 +448,7 @@ def _tail(path, n=10) -> str:
 # ------------------------------------------------------------- checks
 
 def stop_checks(stops: list, guest, record: dict) -> list[Check]:
-    """Issue 7's checks on the walk's stops (see the module's doc); a PV
+    """The checks on the walk's stops (see the module's doc); a PV
     dom0's own in dom0_stop_checks()."""
     g = "gdb"
     out = []
@@ -520,7 +506,7 @@ def stop_checks(stops: list, guest, record: dict) -> list[Check]:
 
 def dom0_stop_checks(stops: list, guest, record: dict) -> list[Check]:
     """
-    Seed 000's path as the walk saw it in a PV dom0, each claim from the
+    Xen's dom0 path as the walk saw it in a PV dom0, each claim from the
     device's table at the stops (`info msix`):
 
     - xen_initdom_setup_msi_irqs() (arch/x86/pci/xen.c), the device's
