@@ -249,6 +249,8 @@ def run(cfg: Config, log=print) -> dict:
             record["qemu-exit"] = vm.exitcode()
             if status == "exited":
                 detail += f" (exit status {vm.exitcode()})"
+        if xen_console:
+            xen_console.close()
         record["qemu-log"] = vm.get_log() or ""
         with open(console, errors="replace") as f:
             record["console"] = f.read().splitlines()

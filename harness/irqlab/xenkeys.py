@@ -26,6 +26,7 @@ per line, named after the Xen structures they print.
 import os
 import re
 import time
+import weakref
 from dataclasses import dataclass
 
 CTRL_A = b"\x01"
@@ -62,9 +63,8 @@ class XenConsole:
         # Opened read-write so that QEMU's read-only open does not wait
         # for a writer, and no EOF is ever seen.
         self.fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
-
-    def close(self):
-        os.close(self.fd)
+        # Closed by close(), or when the object goes, whichever is first.
+        self.close = weakref.finalize(self, os.close, self.fd)
 
     def _text(self) -> str:
         with open(self.console, errors="replace") as f:
