@@ -79,7 +79,6 @@ class Dom0Row:
 def build(guest, host, keys: dict | None) -> list[Dom0Row]:
     """One row per vector in dom0, with Xen's view from @keys (the
     record's "xen-keys": each debug key's output)."""
-    from .host import describe
     from .vectors import entry_of_irqs
     since = host.last_enable_seq()
     logged = host.messages_since(since) if host.complete_since(since) \
@@ -98,7 +97,7 @@ def build(guest, host, keys: dict | None) -> list[Dom0Row]:
             entry=entry, irq=irq,
             name=(line.actions or "?") if line else "?",
             chip=f"{line.chip} -{line.flow}" if line else "?",
-            message=describe(dec) if dec else "-",
+            message=dec.get("summary", "-"),
             fmt=dec.get("format", "-"), vector=dec.get("vector"),
             dest=dec.get("dest-id"),
             sent=None if logged is None else logged.get(entry, 0),

@@ -87,20 +87,3 @@ def entry_mask_bits(events: list[dict], table_size: int) -> dict[int, bool]:
               and e.get("dword") == DWORD_VECTOR_CONTROL):
             bits[e["vector"]] = bool(e["new"] & ENTRY_MASKBIT)
     return bits
-
-
-def describe(decoded: dict) -> str:
-    """A decoded message in the words `info msix` uses."""
-    fmt = decoded["format"]
-    if fmt == "compat":
-        return (f"compat dest {decoded['dest-id']:#x} "
-                f"vector {decoded['vector']:#x} {decoded['delivery-mode']} "
-                f"{decoded['dest-mode']} {decoded['trigger-mode']}")
-    if fmt == "remappable":
-        s = f"remappable irte {decoded['irte-index']:#x}"
-        if decoded["shv"]:
-            s += f" shv subhandle {decoded['subhandle']:#x}"
-        return s
-    if fmt == "xen-pirq":
-        return f"xen-pirq {decoded['pirq']}"
-    return "memory"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from . import cpulist
 from .host import (DWORD_VECTOR_CONTROL, ENTRY_MASKBIT, MSIX_ENABLE,
-                   MSIX_MASKALL, describe)
+                   MSIX_MASKALL)
 from .verdict import Check
 
 
@@ -134,7 +134,7 @@ def _join(parts: list[Step], kind: str) -> Step:
 
 def _messages(st: Step) -> list[str]:
     return ["zeroed" if e["address"] == 0 and e["data"] == 0
-            else describe(e["decoded"])
+            else e["decoded"]["summary"]
             for e in st.events if e["kind"] == "programmed"]
 
 

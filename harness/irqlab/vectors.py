@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import cpulist, lapic
 from .guest import GuestView, trace_bool, trace_int
-from .host import HostView, describe
+from .host import HostView
 
 
 @dataclass
@@ -128,8 +128,7 @@ def build(g: GuestView, h: HostView, irtes: dict | None,
             effective=g.effective.get(irq, frozenset()),
             managed=trace_bool(act.args.get("is_managed")) if act else None,
             host_format=dec["format"],
-            host_message=describe(dec) if dec["format"] != "missing"
-            else "no such entry",
+            host_message=dec.get("summary", "no such entry"),
             host_dest=dest, host_mode=mode, host_apics=apics,
             host_vector=vec, irte=irte,
             masked=v.get("masked", True),

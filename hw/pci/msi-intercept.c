@@ -41,27 +41,27 @@ bool pci_msi_intercept_slow(PCIDevice *dev, uint64_t address, uint32_t data)
     return false;
 }
 
-bool pci_msi_entry_owned_slow(PCIDevice *dev, bool is_msix,
+bool pci_msi_entry_owned_slow(PCIDevice *dev, MsiCapability cap,
                               unsigned vector)
 {
     PCIMSIInterceptor *ic;
 
     QTAILQ_FOREACH(ic, &interceptors, next) {
-        if (ic->owns_entry && ic->owns_entry(dev, is_msix, vector)) {
+        if (ic->owns_entry && ic->owns_entry(dev, cap, vector)) {
             return true;
         }
     }
     return false;
 }
 
-void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
+void pci_msi_snoop(PCIDevice *dev, MsiCapability cap, unsigned vector,
                    uint64_t address, uint32_t data, bool masked)
 {
     PCIMSIInterceptor *ic;
 
     QTAILQ_FOREACH(ic, &interceptors, next) {
         if (ic->snoop) {
-            ic->snoop(dev, is_msix, vector, address, data, masked);
+            ic->snoop(dev, cap, vector, address, data, masked);
         }
     }
 }

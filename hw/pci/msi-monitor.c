@@ -2,8 +2,10 @@
  * x-query-msix, x-query-msix-log, and HMP info msix, info msix-log
  *
  * The MSI/MSI-X state of PCI functions as the guest programmed it, decoded
- * (hw/pci/msi-decode.c), with the counters and event log that
- * hw/pci/msi-record.c keeps.  Schema and documentation: qapi/pci-msi.json.
+ * as the platform reads it (hw/pci/msi-decode.c), with the counters and
+ * event log that hw/pci/msi-record.c keeps.  HMP prints the decoded
+ * messages' summary, so that QMP and HMP say the same.  Schema and
+ * documentation: qapi/pci-msi.json.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -41,14 +43,6 @@ static PCIDevice *find_pci_device(const char *id, Error **errp)
     return dev;
 }
 
-static MsiDecoded *decode(uint64_t address, uint32_t data)
-{
-    MsiDecoded *d = g_new0(MsiDecoded, 1);
-
-    msi_decode_x86(address, data, d);
-    return d;
-}
-
 static char *bdf_of(PCIDevice *dev)
 {
     return g_strdup_printf("%02x:%02x.%x", pci_dev_bus_num(dev),
@@ -71,7 +65,7 @@ static MsiVectorInfo *vector_info(PCIDevice *dev, MsiCapability cap,
     v->sent = c->sent;
     v->held = c->held;
     v->dropped = c->dropped;
-    v->decoded = decode(msg.address, msg.data);
+    v->decoded = msi_decode(msg.address, msg.data);
     return v;
 }
 
@@ -213,7 +207,7 @@ static void append_entry(uint64_t seq, const MSIRecordEvent *ev,
         e->has_address = e->has_data = true;
         e->address = ev->a;
         e->data = ev->b;
-        e->decoded = decode(ev->a, ev->b);
+        e->decoded = msi_decode(ev->a, ev->b);
         break;
     case MSI_EVENT_KIND_PBA_WRITE:
         e->has_dword = e->has_q_new = true;
@@ -279,15 +273,13 @@ void hmp_info_msix(Monitor *mon, const QDict *qdict)
                        "used", "sent", "held", "dropped", "decoded");
         for (MsiVectorInfoList *v = info->vectors; v; v = v->next) {
             MsiVectorInfo *vi = v->value;
-            char buf[MSI_DESCRIBE_LEN];
 
             monitor_printf(mon, "  %4u 0x%016" PRIx64 " 0x%08x %-4s %-4s "
                            "%-4s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n",
                            vi->index, vi->address, vi->data,
                            yes_no(vi->masked), yes_no(vi->pending),
                            yes_no(vi->used), vi->sent, vi->held, vi->dropped,
-                           msi_describe_x86(vi->address, vi->data, buf,
-                                            sizeof(buf)));
+                           vi->decoded->summary);
         }
     }
 }
@@ -317,13 +309,11 @@ void hmp_info_msix_log(Monitor *mon, const QDict *qdict)
                                               e->privilege_level) :
                               g_strdup_printf("cpu%u", e->cpu_index);
         g_autofree char *details = NULL;
-        char buf[MSI_DESCRIBE_LEN];
 
         if (e->has_address) {
             details = g_strdup_printf("address 0x%" PRIx64 " data 0x%08x: %s",
                                       e->address, e->data,
-                                      msi_describe_x86(e->address, e->data,
-                                                       buf, sizeof(buf)));
+                                      e->decoded->summary);
         } else if (e->has_old && e->has_dword) {
             details = g_strdup_printf("dword %u 0x%" PRIx64 " -> 0x%" PRIx64,
                                       e->dword, e->old, e->q_new);

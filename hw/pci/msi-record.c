@@ -76,12 +76,6 @@ static MSIVectorCounters *counters(PCIDevice *dev, MsiCapability cap,
     return vector < r->msix_nr ? &r->msix[vector] : NULL;
 }
 
-static const char *describe(uint64_t address, uint32_t data,
-                            char buf[MSI_DESCRIBE_LEN])
-{
-    return msi_describe_x86(address, data, buf, MSI_DESCRIBE_LEN);
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 void msi_record_free(PCIDevice *dev)
@@ -204,11 +198,10 @@ void msix_record_table_write(PCIDevice *dev, hwaddr offset,
         MSIMessage msg = msix_get_message(dev, entry);
 
         if (trace_event_get_state_backends(TRACE_MSIX_ENTRY_PROGRAMMED)) {
-            char buf[MSI_DESCRIBE_LEN];
+            g_autofree char *text = msi_describe(msg.address, msg.data);
 
             trace_msix_entry_programmed(dev->name, entry, msg.address,
-                                        msg.data,
-                                        describe(msg.address, msg.data, buf));
+                                        msg.data, text);
         }
         msi_record_event(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSIX,
                          entry, 0, msg.address, msg.data);
@@ -322,10 +315,10 @@ void msi_record_config(PCIDevice *dev)
         MSIMessage msg = msi_get_message(dev, 0);
 
         if (trace_event_get_state_backends(TRACE_MSI_VECTOR_PROGRAMMED)) {
-            char buf[MSI_DESCRIBE_LEN];
+            g_autofree char *text = msi_describe(msg.address, msg.data);
 
             trace_msi_vector_programmed(dev->name, msg.address, msg.data,
-                                        describe(msg.address, msg.data, buf));
+                                        text);
         }
         msi_record_event(dev, MSI_EVENT_KIND_PROGRAMMED, MSI_CAPABILITY_MSI, 0,
                          0, msg.address, msg.data);

@@ -67,7 +67,7 @@
 #include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
-#include "hw/i386/apic-msidef.h"
+#include "hw/i386/x86-msi.h"
 #include "hw/i386/pc.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msi-intercept.h"
@@ -123,7 +123,7 @@ typedef struct XenIrqDesc {
     /* The device (segment 0, bus, devfn) and its capability */
     uint8_t bus;
     uint8_t devfn;
-    uint8_t cap;            /* PCI_CAP_ID_MSIX or PCI_CAP_ID_MSI */
+    uint8_t cap;            /* MsiCapability */
     /* The MSI-X table entry, or the vector within the MSI block */
     uint16_t entry;
     /* Messages routed to the pirq (Xen: the irq's kstat count) */
@@ -198,16 +198,17 @@ static XenIrqDesc *desc_of_msix(XenPhysIrqState *s, uint8_t bus,
         XenIrqDesc *d = &s->desc[i];
 
         if (d->pirq && d->bus == bus && d->devfn == devfn &&
-            d->cap == PCI_CAP_ID_MSIX) {
+            d->cap == MSI_CAPABILITY_MSIX) {
             return d;
         }
     }
     return NULL;
 }
 
-/* @dev's MSI-X entry @entry, or (@cap PCI_CAP_ID_MSI) its MSI block */
+/* @dev's MSI-X entry @entry, or (@cap MSI_CAPABILITY_MSI) its MSI block */
 static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
-                                 uint8_t devfn, uint8_t cap, unsigned entry)
+                                 uint8_t devfn, MsiCapability cap,
+                                 unsigned entry)
 {
     unsigned i;
 
@@ -215,7 +216,7 @@ static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
         XenIrqDesc *d = &s->desc[i];
 
         if (d->pirq && d->bus == bus && d->devfn == devfn && d->cap == cap &&
-            (cap == PCI_CAP_ID_MSI || d->entry == entry)) {
+            (cap == MSI_CAPABILITY_MSI || d->entry == entry)) {
             return d;
         }
     }
@@ -223,10 +224,10 @@ static XenIrqDesc *desc_of_entry(XenPhysIrqState *s, uint8_t bus,
 }
 
 static bool device_has_mapping(XenPhysIrqState *s, uint8_t bus,
-                               uint8_t devfn, uint8_t cap)
+                               uint8_t devfn, MsiCapability cap)
 {
-    return cap == PCI_CAP_ID_MSI ? desc_of_entry(s, bus, devfn, cap, 0)
-                                 : desc_of_msix(s, bus, devfn);
+    return cap == MSI_CAPABILITY_MSI ? desc_of_entry(s, bus, devfn, cap, 0)
+                                     : desc_of_msix(s, bus, devfn);
 }
 
 /* The first of @nvec free vectors on @cpu, aligned to @nvec, or 0 */
@@ -359,19 +360,18 @@ static bool assign_irq_vector(XenPhysIrqState *s, XenIrqDesc *d,
 static MSIMessage msi_compose_msg(const XenIrqDesc *d)
 {
     return (MSIMessage) {
-        .address = APIC_DEFAULT_ADDRESS |
-                   cpu_apic_id(d->cpu) << MSI_ADDR_DEST_ID_SHIFT,
-        .data = 1 << MSI_DATA_LEVEL_SHIFT | d->vector,
+        .address = x86_msi_compose_addr(cpu_apic_id(d->cpu)),
+        .data = x86_msi_compose_data(d->vector),
     };
 }
 
 /* Set or clear the function's MSI-X or MSI Enable bit, a config write */
-static void set_enable(PCIDevice *dev, uint8_t cap, bool enable)
+static void set_enable(PCIDevice *dev, MsiCapability cap, bool enable)
 {
-    uint32_t addr = cap == PCI_CAP_ID_MSIX ? dev->msix_cap + PCI_MSIX_FLAGS
-                                           : dev->msi_cap + PCI_MSI_FLAGS;
-    uint16_t bit = cap == PCI_CAP_ID_MSIX ? PCI_MSIX_FLAGS_ENABLE
-                                          : PCI_MSI_FLAGS_ENABLE;
+    uint32_t addr = cap == MSI_CAPABILITY_MSIX ? dev->msix_cap + PCI_MSIX_FLAGS
+                                               : dev->msi_cap + PCI_MSI_FLAGS;
+    uint16_t bit = cap == MSI_CAPABILITY_MSIX ? PCI_MSIX_FLAGS_ENABLE
+                                              : PCI_MSI_FLAGS_ENABLE;
     uint16_t ctrl = pci_get_word(dev->config + addr);
 
     ctrl = enable ? ctrl | bit : ctrl & ~bit;
@@ -381,7 +381,7 @@ static void set_enable(PCIDevice *dev, uint8_t cap, bool enable)
 /* Whether the vector can be masked: MSI-X, or MSI with per-vector masks */
 static bool can_mask(PCIDevice *dev, const XenIrqDesc *d)
 {
-    return d->cap == PCI_CAP_ID_MSIX ||
+    return d->cap == MSI_CAPABILITY_MSIX ||
            (pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS) &
             PCI_MSI_FLAGS_MASKBIT);
 }
@@ -397,7 +397,7 @@ static void mask_vector(PCIDevice *dev, const XenIrqDesc *d, bool masked)
     uint32_t ctrl_addr = dev->msix_cap + PCI_MSIX_FLAGS;
     uint16_t ctrl;
 
-    if (d->cap != PCI_CAP_ID_MSIX) {
+    if (d->cap != MSI_CAPABILITY_MSIX) {
         if (can_mask(dev, d)) {
             msi_set_mask(dev, d->entry, masked, &error_abort);
         }
@@ -457,7 +457,7 @@ static unsigned msi_block_size(XenPhysIrqState *s, const XenIrqDesc *d)
     unsigned i, n = 0;
 
     for (i = 0; i < XEN_PHYSIRQ_NR_IRQS; i++) {
-        n += s->desc[i].pirq && s->desc[i].cap == PCI_CAP_ID_MSI &&
+        n += s->desc[i].pirq && s->desc[i].cap == MSI_CAPABILITY_MSI &&
              s->desc[i].bus == d->bus && s->desc[i].devfn == d->devfn;
     }
     return n;
@@ -489,7 +489,8 @@ static unsigned msi_capable_vectors(PCIDevice *dev)
  */
 static PCIDevice *map_device(XenPhysIrqState *s,
                              struct physdev_map_pirq *map, int nvec,
-                             uint8_t *bus_out, uint8_t *cap, int *err)
+                             uint8_t *bus_out, MsiCapability *cap,
+                             int *err)
 {
     uint32_t seg = 0, bus = map->bus;
     PCIDevice *dev;
@@ -517,8 +518,8 @@ static PCIDevice *map_device(XenPhysIrqState *s,
     dev = pci_find_device(PC_MACHINE(qdev_get_machine())->pcibus, bus,
                           map->devfn);
     *bus_out = bus;
-    *cap = map->table_base ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI;
-    if (*cap == PCI_CAP_ID_MSI) {
+    *cap = map->table_base ? MSI_CAPABILITY_MSIX : MSI_CAPABILITY_MSI;
+    if (*cap == MSI_CAPABILITY_MSI) {
         if (!dev || !msi_present(dev)) {
             map_error(*err, "no PCI device with MSI there");
             return NULL;
@@ -530,7 +531,7 @@ static PCIDevice *map_device(XenPhysIrqState *s,
                              "Multiple Message Capable");
             return NULL;
         }
-        if (desc_of_entry(s, bus, map->devfn, PCI_CAP_ID_MSI, 0)) {
+        if (desc_of_entry(s, bus, map->devfn, MSI_CAPABILITY_MSI, 0)) {
             *err = map_error(-EBUSY, "MSI already mapped");
             return NULL;
         }
@@ -554,7 +555,7 @@ static PCIDevice *map_device(XenPhysIrqState *s,
                       "0x%" PRIx64 " is not the table's BAR at 0x%" PRIx64
                       "\n", (uint64_t)map->table_base, (uint64_t)bar);
     }
-    if (desc_of_entry(s, bus, map->devfn, PCI_CAP_ID_MSIX, map->entry_nr)) {
+    if (desc_of_entry(s, bus, map->devfn, MSI_CAPABILITY_MSIX, map->entry_nr)) {
         *err = map_error(-EBUSY, "MSI-X entry already mapped");
         return NULL;
     }
@@ -566,7 +567,8 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
     XenPhysIrqState *s = xen_physirq_singleton;
     XenIrqDesc *d[PCI_MSI_VECTORS_MAX];
     int nvec = xen_physirq_map_nvec(map);
-    uint8_t bus, cap;
+    MsiCapability cap;
+    uint8_t bus;
     PCIDevice *dev;
     unsigned i, n;
     int err;
@@ -599,11 +601,11 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
         d[i]->bus = bus;
         d[i]->devfn = map->devfn;
         d[i]->cap = cap;
-        d[i]->entry = cap == PCI_CAP_ID_MSIX ? map->entry_nr : i;
+        d[i]->entry = cap == MSI_CAPABILITY_MSIX ? map->entry_nr : i;
         s->nr_mapped++;
         trace_xen_physirq_map(pirq + i, desc_irq(s, d[i]), dev->name,
-                              cap == PCI_CAP_ID_MSIX ? "MSI-X entry"
-                                                     : "MSI vector",
+                              cap == MSI_CAPABILITY_MSIX ? "MSI-X entry"
+                                                         : "MSI vector",
                               d[i]->entry);
     }
 
@@ -611,7 +613,7 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
     trace_xen_physirq_write_entry(dev->name, d[0]->entry,
                                   msi_compose_msg(d[0]).address,
                                   msi_compose_msg(d[0]).data);
-    if (cap == PCI_CAP_ID_MSI) {
+    if (cap == MSI_CAPABILITY_MSI) {
         /* Masked until bound, where the function has per-vector masks */
         for (i = 0; i < nvec; i++) {
             mask_vector(dev, d[i], true);
@@ -621,7 +623,7 @@ int xen_physirq_map_msi(struct physdev_map_pirq *map, int pirq)
         return 0;
     }
     if (!msix_enabled(dev)) {
-        set_enable(dev, PCI_CAP_ID_MSIX, true);
+        set_enable(dev, MSI_CAPABILITY_MSIX, true);
     }
     /* msix_capability_init() masks the entry, then the message */
     msix_write_entry_ctrl(dev, d[0]->entry, true);
@@ -637,12 +639,12 @@ int xen_physirq_unmap_count(int pirq)
     if (!d) {
         return 1;
     }
-    if (d->cap == PCI_CAP_ID_MSI && d->entry) {
+    if (d->cap == MSI_CAPABILITY_MSI && d->entry) {
         /* Xen: "trying to unmap secondary MSI pirq" */
         return guest_error("unmap_pirq", -EBUSY,
                            "a multi-MSI block's pirq other than its first");
     }
-    return d->cap == PCI_CAP_ID_MSI ? msi_block_size(s, d) : 1;
+    return d->cap == MSI_CAPABILITY_MSI ? msi_block_size(s, d) : 1;
 }
 
 int xen_physirq_unmap(int pirq)
@@ -650,7 +652,8 @@ int xen_physirq_unmap(int pirq)
     XenPhysIrqState *s = xen_physirq_singleton;
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
     int n = xen_physirq_unmap_count(pirq);
-    uint8_t bus, devfn, cap;
+    uint8_t bus, devfn;
+    MsiCapability cap;
     PCIDevice *dev;
     int i;
 
@@ -705,7 +708,7 @@ void xen_physirq_guest_bind(int pirq)
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
     PCIDevice *dev = d ? desc_device(d) : NULL;
 
-    if (dev && d->cap == PCI_CAP_ID_MSIX) {
+    if (dev && d->cap == MSI_CAPABILITY_MSIX) {
         set_msi_affinity(s, dev, d, 0);
         mask_vector(dev, d, true);
     }
@@ -724,7 +727,7 @@ void xen_physirq_set_affinity(int pirq, unsigned vcpu)
     XenPhysIrqState *s = xen_physirq_singleton;
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
 
-    if (d && d->cap == PCI_CAP_ID_MSIX && vcpu < s->nr_cpus) {
+    if (d && d->cap == MSI_CAPABILITY_MSIX && vcpu < s->nr_cpus) {
         trace_xen_physirq_set_affinity(pirq, desc_irq(s, d), vcpu);
         d->move_pending = true;
         d->move_cpu = vcpu;
@@ -764,18 +767,17 @@ static bool xen_physirq_do_irq(PCIDevice *dev, uint64_t address,
                                uint32_t data)
 {
     XenPhysIrqState *s = xen_physirq_singleton;
-    uint8_t vector = data & MSI_DATA_VECTOR_MASK;
+    uint8_t vector = x86_msi_vector(data);
     CPUState *cs;
     XenIrqDesc *d;
     int irq;
 
     if (!s->nr_mapped ||
-        (address & ~(uint64_t)MSI_ADDR_DEST_ID_MASK) != APIC_DEFAULT_ADDRESS ||
-        (data >> MSI_DATA_DELIVERY_MODE_SHIFT) & 7) {
+        (address & ~(uint64_t)MSI_ADDR_DEST_ID_MASK) != X86_MSI_ADDR_BASE_LO ||
+        x86_msi_delivery_mode(data) != X86_MSI_DELIVERY_FIXED) {
         return false;
     }
-    cs = cpu_by_arch_id((address & MSI_ADDR_DEST_ID_MASK) >>
-                        MSI_ADDR_DEST_ID_SHIFT);
+    cs = cpu_by_arch_id(x86_msi_dest_id(address));
     if (!cs || cs->cpu_index >= s->nr_cpus) {
         return false;
     }
@@ -793,13 +795,12 @@ static bool xen_physirq_do_irq(PCIDevice *dev, uint64_t address,
     return true;
 }
 
-static bool xen_physirq_owns_entry(PCIDevice *dev, bool is_msix,
+static bool xen_physirq_owns_entry(PCIDevice *dev, MsiCapability cap,
                                    unsigned vector)
 {
     XenPhysIrqState *s = xen_physirq_singleton;
 
-    return desc_of_entry(s, pci_dev_bus_num(dev), dev->devfn,
-                         is_msix ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI, vector);
+    return desc_of_entry(s, pci_dev_bus_num(dev), dev->devfn, cap, vector);
 }
 
 /* A device going away takes its mappings with it; the pirqs stay. */
@@ -832,8 +833,8 @@ void xen_physirq_query_pirq(int pirq, XenPirqInfo *info)
     XenIrqDesc *d = s ? desc_of_pirq(s, pirq) : NULL;
     PCIDevice *dev = d ? desc_device(d) : NULL;
 
-    info->source = d && d->cap == PCI_CAP_ID_MSI ? XEN_PIRQ_SOURCE_DOM0_MSI
-                                                : XEN_PIRQ_SOURCE_DOM0_MSIX;
+    info->source = d && d->cap == MSI_CAPABILITY_MSI ?
+                   XEN_PIRQ_SOURCE_DOM0_MSI : XEN_PIRQ_SOURCE_DOM0_MSIX;
     if (!d) {
         return;
     }
@@ -844,7 +845,7 @@ void xen_physirq_query_pirq(int pirq, XenPirqInfo *info)
     if (dev) {
         info->device = object_get_canonical_path(OBJECT(dev));
         info->has_vector_masked = true;
-        info->vector_masked = d->cap == PCI_CAP_ID_MSIX ?
+        info->vector_masked = d->cap == MSI_CAPABILITY_MSIX ?
                               msix_is_masked(dev, d->entry) :
                               msi_is_masked(dev, d->entry);
     }
@@ -873,8 +874,8 @@ void xen_physirq_query(XenIrqsInfo *info)
         dev = desc_device(d);
         di = g_new0(XenIrqDescInfo, 1);
         di->irq = desc_irq(s, d);
-        di->source = d->cap == PCI_CAP_ID_MSI ? XEN_PIRQ_SOURCE_DOM0_MSI
-                                              : XEN_PIRQ_SOURCE_DOM0_MSIX;
+        di->source = d->cap == MSI_CAPABILITY_MSI ? XEN_PIRQ_SOURCE_DOM0_MSI
+                                                  : XEN_PIRQ_SOURCE_DOM0_MSIX;
         di->pirq = d->pirq;
         di->cpu = d->cpu;
         di->apic_id = cpu_apic_id(d->cpu);
@@ -973,9 +974,8 @@ static int xen_physirq_post_load(void *opaque, int version_id)
                         d->vector < XEN_FIRST_DYNAMIC_VECTOR ||
                         d->vector > XEN_LAST_DYNAMIC_VECTOR ||
                         (d->move_pending && d->move_cpu >= s->nr_cpus) ||
-                        (d->cap != PCI_CAP_ID_MSI &&
-                         d->cap != PCI_CAP_ID_MSIX) ||
-                        (d->cap == PCI_CAP_ID_MSI &&
+                        d->cap >= MSI_CAPABILITY__MAX ||
+                        (d->cap == MSI_CAPABILITY_MSI &&
                          d->entry >= PCI_MSI_VECTORS_MAX))) {
             return -EINVAL;
         }
@@ -1001,10 +1001,16 @@ static int xen_physirq_post_load(void *opaque, int version_id)
     return 0;
 }
 
+/*
+ * Version 3: cap is an MsiCapability, no longer a PCI capability ID.  No
+ * older stream is taken (a nested VMStateDescription is loaded at its own
+ * version, so version 1's descriptors, without the move fields, never
+ * loaded correctly either).
+ */
 static const VMStateDescription xen_irq_desc_vmstate = {
     .name = "xen-physirq/irq-desc",
-    .version_id = 2,
-    .minimum_version_id = 1,
+    .version_id = 3,
+    .minimum_version_id = 3,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(pirq, XenIrqDesc),
         VMSTATE_UINT32(cpu, XenIrqDesc),
@@ -1014,22 +1020,22 @@ static const VMStateDescription xen_irq_desc_vmstate = {
         VMSTATE_UINT8(cap, XenIrqDesc),
         VMSTATE_UINT16(entry, XenIrqDesc),
         VMSTATE_UINT64(count, XenIrqDesc),
-        VMSTATE_BOOL_V(move_pending, XenIrqDesc, 2),
-        VMSTATE_UINT32_V(move_cpu, XenIrqDesc, 2),
+        VMSTATE_BOOL(move_pending, XenIrqDesc),
+        VMSTATE_UINT32(move_cpu, XenIrqDesc),
         VMSTATE_END_OF_LIST()
     }
 };
 
 static const VMStateDescription xen_physirq_vmstate = {
     .name = "xen-physirq",
-    .version_id = 2,
-    .minimum_version_id = 1,
+    .version_id = 3,
+    .minimum_version_id = 3,
     .post_load = xen_physirq_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT_ARRAY(desc, XenPhysIrqState, XEN_PHYSIRQ_NR_IRQS, 1,
                              xen_irq_desc_vmstate, XenIrqDesc),
-        VMSTATE_UINT8_V(current_vector, XenPhysIrqState, 2),
-        VMSTATE_UINT8_V(current_offset, XenPhysIrqState, 2),
+        VMSTATE_UINT8(current_vector, XenPhysIrqState),
+        VMSTATE_UINT8(current_offset, XenPhysIrqState),
         VMSTATE_END_OF_LIST()
     }
 };

@@ -1,5 +1,5 @@
 /*
- * The one decoder of x86 MSI messages
+ * How the platform reads an MSI message, for the MSI instrumentation
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,22 +10,25 @@
 #include "qapi/qapi-types-pci-msi.h"
 
 /*
- * msi_decode_x86: how an x86 platform reads the MSI message @address,
- * @data: compatibility format, remappable format, Xen pirq encoding, or
- * plain memory.  The formats, their fields and sources are in the comments
- * of hw/pci/msi-decode.c and in docs/msix-instrumentation.rst.  Fills all
- * of @out; never fails.
+ * A platform's reader of MSI messages: fills all of @out for the message
+ * @address, @data, @out->summary included (allocated); never fails.
  */
-void msi_decode_x86(uint64_t address, uint32_t data, MsiDecoded *out);
+typedef void MSIDecodeFn(uint64_t address, uint32_t data, MsiDecoded *out);
 
 /*
- * msi_describe_x86: one line for @address, @data as decoded, such as
- * "compat dest 0x1 vector 0x22 fixed physical edge", for trace events and
- * HMP.  Writes at most @len bytes (NUL included) to @buf; returns @buf.
+ * The platform registers its reader once, at start-up (x86:
+ * hw/i386/x86-msi.c).  Without one, every message reads as what PCI
+ * itself makes of it: a memory write.
  */
-char *msi_describe_x86(uint64_t address, uint32_t data, char *buf, size_t len);
+void msi_decoder_register(MSIDecodeFn *fn);
 
-/* A buffer large enough for any msi_describe_x86() line. */
-#define MSI_DESCRIBE_LEN 96
+/* @address, @data as the platform reads it; qapi_free_MsiDecoded() it. */
+MsiDecoded *msi_decode(uint64_t address, uint32_t data);
+
+/*
+ * The same in one line, such as "compat dest 0x1 vector 0x22 fixed
+ * physical edge": MsiDecoded's summary, for trace events; g_free() it.
+ */
+char *msi_describe(uint64_t address, uint32_t data);
 
 #endif

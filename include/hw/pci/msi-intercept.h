@@ -18,6 +18,7 @@
 #define HW_PCI_MSI_INTERCEPT_H
 
 #include "qemu/queue.h"
+#include "qapi/qapi-types-pci-msi.h"
 
 typedef struct PCIMSIInterceptor PCIMSIInterceptor;
 
@@ -34,22 +35,23 @@ struct PCIMSIInterceptor {
     bool (*deliver)(PCIDevice *dev, uint64_t address, uint32_t data);
 
     /*
-     * The message or mask of vector @vector of @dev may have changed: an
-     * MSI-X table write or mask change (@is_msix), or an MSI configuration
-     * write.  @masked is whether a notify would now be held.  May be NULL.
+     * The message or mask of vector @vector of @dev's capability @cap may
+     * have changed: an MSI-X table write or mask change, or an MSI
+     * configuration write.  @masked is whether a notify would now be
+     * held.  May be NULL.
      */
-    void (*snoop)(PCIDevice *dev, bool is_msix, unsigned vector,
+    void (*snoop)(PCIDevice *dev, MsiCapability cap, unsigned vector,
                   uint64_t address, uint32_t data, bool masked);
 
     /*
-     * Whether the model programs MSI-X table entry @vector of @dev
-     * (@is_msix), or @dev's MSI capability (@vector 0), itself, as Xen
-     * does for the ones it maps (docs/xen-model.rst): the guest's writes
-     * to the entry, or to the capability's Message Control, Address and
-     * Data, are then ignored and logged, and the model writes them with
-     * msix_write_entry() or msi_write_owned().  May be NULL.
+     * Whether the model programs MSI-X table entry @vector of @dev (@cap
+     * MSI_CAPABILITY_MSIX), or @dev's MSI capability (@vector 0), itself,
+     * as Xen does for the ones it maps (docs/xen-model.rst): the guest's
+     * writes to the entry, or to the capability's Message Control, Address
+     * and Data, are then ignored and logged, and the model writes them
+     * with msix_write_entry() or msi_write_owned().  May be NULL.
      */
-    bool (*owns_entry)(PCIDevice *dev, bool is_msix, unsigned vector);
+    bool (*owns_entry)(PCIDevice *dev, MsiCapability cap, unsigned vector);
 
     /* @dev is going away.  May be NULL. */
     void (*device_removed)(PCIDevice *dev);
@@ -71,17 +73,17 @@ static inline bool pci_msi_intercept(PCIDevice *dev, uint64_t address,
     return pci_msi_interceptors &&
            pci_msi_intercept_slow(dev, address, data);
 }
-bool pci_msi_entry_owned_slow(PCIDevice *dev, bool is_msix,
+bool pci_msi_entry_owned_slow(PCIDevice *dev, MsiCapability cap,
                               unsigned vector);
 
 /* Whether a model owns MSI-X entry @vector / the MSI capability of @dev */
-static inline bool pci_msi_entry_owned(PCIDevice *dev, bool is_msix,
+static inline bool pci_msi_entry_owned(PCIDevice *dev, MsiCapability cap,
                                        unsigned vector)
 {
     return pci_msi_interceptors &&
-           pci_msi_entry_owned_slow(dev, is_msix, vector);
+           pci_msi_entry_owned_slow(dev, cap, vector);
 }
-void pci_msi_snoop(PCIDevice *dev, bool is_msix, unsigned vector,
+void pci_msi_snoop(PCIDevice *dev, MsiCapability cap, unsigned vector,
                    uint64_t address, uint32_t data, bool masked);
 void pci_msi_device_removed(PCIDevice *dev);
 
