@@ -40,6 +40,7 @@
 #include "trace.h"
 
 #include "xen_accel.h"
+#include "xen_domain.h"
 #include "xen_evtchn.h"
 #include "xen_gnttab.h"
 #include "xen_hypercall.h"
@@ -267,7 +268,6 @@ static int hvm_param(XenHypercallCaller *c, bool set, uint64_t arg)
 static int hvm_set_upcall_vector(XenHypercallCaller *c, uint64_t arg)
 {
     struct xen_hvm_evtchn_upcall_vector up;
-    const XenEmuAccelOps *accel = xen_emu_accel();
 
     qemu_build_assert(sizeof(up) == 8);
     if (c->copy_from(c, arg, &up, sizeof(up))) {
@@ -277,11 +277,8 @@ static int hvm_set_upcall_vector(XenHypercallCaller *c, uint64_t arg)
     if (up.vector < 0x10) {
         return -EINVAL;
     }
-    if (!accel->set_upcall_vector) {
-        return -ENOSYS;
-    }
     /* Xen: an unknown vCPU is -ENOENT (domain_vcpu() returns NULL) */
-    return accel->set_upcall_vector(up.vcpu, up.vector);
+    return xen_accel_set_upcall_vector(up.vcpu, up.vector);
 }
 
 static int64_t hvm_op(XenHypercallCaller *c, int cmd, uint64_t arg)
@@ -306,13 +303,12 @@ static int64_t hvm_op(XenHypercallCaller *c, int cmd, uint64_t arg)
  */
 static int map_shared_info(uint64_t gfn)
 {
-    const XenEmuAccelOps *accel = xen_emu_accel();
     int err;
 
     BQL_LOCK_GUARD();
     err = xen_overlay_map_shinfo_page(gfn << XEN_PAGE_SHIFT);
-    if (!err && accel->shared_info_mapped) {
-        accel->shared_info_mapped(gfn << XEN_PAGE_SHIFT);
+    if (!err) {
+        xen_accel_shared_info_mapped(gfn << XEN_PAGE_SHIFT);
     }
     return err;
 }
@@ -460,14 +456,9 @@ static int64_t vcpu_op(XenHypercallCaller *c, int cmd, uint32_t vcpu_id,
                        uint64_t arg)
 {
     struct vcpu_register_vcpu_info rvi;
-    const XenEmuAccelOps *accel = xen_emu_accel();
 
     if (cmd != VCPUOP_register_vcpu_info) {
-        return accel->vcpu_op ? accel->vcpu_op(c, cmd, vcpu_id, arg)
-                              : -ENOSYS;
-    }
-    if (!accel->register_vcpu_info) {
-        return -ENOSYS;
+        return xen_accel_vcpu_op(c, cmd, vcpu_id, arg);
     }
     qemu_build_assert(sizeof(rvi) == 16);
     if (c->copy_from(c, arg, &rvi, sizeof(rvi))) {
@@ -478,8 +469,9 @@ static int64_t vcpu_op(XenHypercallCaller *c, int cmd, uint32_t vcpu_id,
         return -EINVAL;
     }
     BQL_LOCK_GUARD();
-    return accel->register_vcpu_info(vcpu_id,
-                                     (rvi.mfn << XEN_PAGE_SHIFT) + rvi.offset);
+    return xen_accel_register_vcpu_info(vcpu_id,
+                                        (rvi.mfn << XEN_PAGE_SHIFT) +
+                                        rvi.offset);
 }
 
 /*
@@ -507,7 +499,7 @@ static int sched_shutdown(XenHypercallCaller *c, uint64_t arg)
         return 0;
     case SHUTDOWN_soft_reset: {
         BQL_LOCK_GUARD();
-        return xen_emu_accel()->soft_reset();
+        return xen_domain_soft_reset();
     }
     default:
         return -EINVAL;
@@ -573,11 +565,10 @@ static int64_t grant_table_op(XenHypercallCaller *c, int cmd, uint64_t arg,
  */
 static int64_t set_timer_op(XenHypercallCaller *c, const uint64_t args[5])
 {
-    const XenEmuAccelOps *accel = xen_emu_accel();
     uint64_t timeout = c->long_mode ? args[0]
                                     : args[1] << 32 | (uint32_t)args[0];
 
-    return accel->set_timer_op ? accel->set_timer_op(c, timeout) : -ENOSYS;
+    return xen_accel_set_timer_op(c, timeout);
 }
 
 /* XENVER_version, XENVER_get_features (xen/include/public/version.h) */
@@ -587,7 +578,7 @@ static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
 
     switch (cmd) {
     case XENVER_version:
-        return xen_emu_accel()->get_xen_version();
+        return xen_accel_get_xen_version();
     case XENVER_get_features:
         qemu_build_assert(sizeof(fi) == 8);
         if (c->copy_from(c, arg, &fi, sizeof(fi))) {
@@ -606,7 +597,7 @@ static int64_t xen_version_op(XenHypercallCaller *c, int cmd, uint64_t arg)
                         1 << XENFEAT_auto_translated_physmap |
                         1 << XENFEAT_hvm_callback_vector |
                         1 << XENFEAT_hvm_pirqs;
-            if (xen_emu_accel()->pv_time) {
+            if (xen_accel_has_pv_time()) {
                 fi.submap |= 1 << XENFEAT_hvm_safe_pvclock;
             }
         }

@@ -161,7 +161,7 @@ bool xen_emu_cpuid(CPUState *cs, uint32_t index, uint32_t *eax,
         index > XEN_CPUID_LEAF(0xff)) {
         return false;
     }
-    version = xen_emu_accel()->get_xen_version();
+    version = xen_accel_get_xen_version();
     *eax = *ebx = *ecx = *edx = 0;
     switch (index - XEN_CPUID_FIRST_LEAF) {
     case 0:

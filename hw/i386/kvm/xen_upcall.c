@@ -1,12 +1,11 @@
 /*
  * QEMU Xen emulation: vcpu_info and upcalls for TCG and qtest
  *
- * Xen HVM emulation needs an accelerator-side backend (XenEmuAccelOps,
- * xen_accel.h).  KVM provides one in target/i386/kvm/xen-emu.c; this
- * file provides it for accelerators that have no Xen support of their
- * own, TCG and qtest, where QEMU itself finds each vCPU's vcpu_info and
- * raises the upcall.  `-accel tcg,xen-version=0x4000a` (or qtest)
- * switches it on.
+ * Where the accelerator has no Xen support of its own (TCG, qtest), QEMU
+ * finds each vCPU's vcpu_info and raises the upcall itself, in this
+ * device (/machine/xen-upcall).  xen_accel_tcg.c, those accelerators'
+ * XenEmuAccelOps (xen_accel.h), creates it and hands it the operations
+ * below; KVM does the same in the kernel (target/i386/kvm/xen-emu.c).
  *
  * The upcall, as Xen raises it (xen/arch/x86/hvm/irq.c,
  * hvm_assert_evtchn_irq() and hvm_vcpu_has_pending_irq()):
@@ -39,15 +38,13 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
-#include "qapi/visitor.h"
 #include "qom/object.h"
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/irq.h"
 #include "hw/qdev-core.h"
 #include "hw/sysbus.h"
-#include "hw/i386/apic-msidef.h"
-#include "hw/i386/e820_memory_layout.h"
+#include "hw/i386/x86-msi.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/interface/xen.h"
 #include "hw/xen/interface/hvm/params.h"
@@ -57,13 +54,9 @@
 #include "target/i386/cpu.h"
 #include "trace.h"
 
-#include "xen_accel.h"
 #include "xen_evtchn.h"
-#include "xen_gnttab.h"
 #include "xen_overlay.h"
-#include "xen_primary_console.h"
 #include "xen_upcall.h"
-#include "xen_xenstore.h"
 
 /*
  * How often an asserted upcall is looked at again: a GSI / PCI INTx
@@ -107,17 +100,6 @@ struct XenUpcallState {
     qemu_irq *upcall;
 };
 
-/* The accelerator properties; one accelerator object exists. */
-static struct {
-    uint32_t xen_version;
-    uint16_t evtchn_max_pirq;
-    uint16_t gnttab_max_frames;
-} xen_upcall_config = {
-    /* The KVM accelerator's defaults (kvm_accel_instance_init()) */
-    .evtchn_max_pirq = 256,
-    .gnttab_max_frames = 64,
-};
-
 static XenUpcallState *xen_upcall_singleton;
 
 static XenUpcallVCPU *upcall_vcpu(uint32_t vcpu_id)
@@ -135,7 +117,7 @@ static XenUpcallVCPU *upcall_vcpu(uint32_t vcpu_id)
  * in shared_info's legacy vcpu_info[] array (vCPUs 0-31, as in Xen).  The
  * 32-bit compat_vcpu_info has the same 64-byte size.
  */
-static void *xen_upcall_get_vcpu_info_hva(uint32_t vcpu_id)
+void *xen_upcall_get_vcpu_info_hva(uint32_t vcpu_id)
 {
     XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
     uint8_t *shinfo;
@@ -164,15 +146,13 @@ static bool upcall_pending(uint32_t vcpu_id)
 static void send_apic_vector(uint32_t vcpu_id, uint8_t vector)
 {
     CPUState *cs = qemu_get_cpu(vcpu_id);
-    uint64_t address;
 
     if (!cs) {
         return;
     }
-    address = APIC_DEFAULT_ADDRESS |
-              (X86_CPU(cs)->apic_id << MSI_ADDR_DEST_ID_SHIFT);
-    address_space_stl_le(&address_space_memory, address,
-                         vector | (1U << MSI_DATA_LEVEL_SHIFT),
+    address_space_stl_le(&address_space_memory,
+                         x86_msi_compose_addr(X86_CPU(cs)->apic_id),
+                         x86_msi_compose_data(vector),
                          MEMTXATTRS_UNSPECIFIED, NULL);
 }
 
@@ -243,7 +223,7 @@ static void xen_upcall_raise_bh(void *opaque)
  * the BQL from every caller today (hypercall test port, monitor, MSI
  * delivery, PV backends); without it the upcall waits for a bottom half.
  */
-static void xen_upcall_raise_upcall(uint32_t vcpu_id, int type)
+void xen_upcall_raise_upcall(uint32_t vcpu_id, int type)
 {
     XenUpcallState *s = xen_upcall_singleton;
 
@@ -288,7 +268,7 @@ static void xen_upcall_poll(void *opaque)
 }
 
 /* The GSI / PCI INTx callback line was asserted for vCPU 0. */
-static void xen_upcall_set_callback_asserted(void)
+void xen_upcall_set_callback_asserted(void)
 {
     XenUpcallState *s = xen_upcall_singleton;
 
@@ -330,17 +310,11 @@ bool xen_upcall_backend_active(void)
     return xen_upcall_singleton != NULL;
 }
 
-static bool xen_upcall_has_vcpu_callback_vector(void)
+bool xen_upcall_has_vcpu_callback_vector(void)
 {
     XenUpcallVCPU *v = upcall_vcpu(0);
 
     return v && v->upcall_vector;
-}
-
-static int xen_upcall_set_callback_vector(uint8_t vector)
-{
-    /* Read back from HVM_PARAM_CALLBACK_IRQ when needed: callback_vector() */
-    return 0;
 }
 
 static void unmap_vcpu_info(XenUpcallVCPU *v)
@@ -383,7 +357,7 @@ static int map_vcpu_info(XenUpcallVCPU *v)
  * what Xen checks (the struct stays within one page); -EINVAL if @gpa is
  * not RAM, as Xen's map_guest_area() fails.
  */
-static int xen_upcall_register_vcpu_info(uint32_t vcpu_id, uint64_t gpa)
+int xen_upcall_register_vcpu_info(uint32_t vcpu_id, uint64_t gpa)
 {
     XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
     uint64_t old;
@@ -405,7 +379,7 @@ static int xen_upcall_register_vcpu_info(uint32_t vcpu_id, uint64_t gpa)
 }
 
 /* HVMOP_set_evtchn_upcall_vector (xen/include/public/hvm/hvm_op.h) */
-static int xen_upcall_set_upcall_vector(uint32_t vcpu_id, uint8_t vector)
+int xen_upcall_set_upcall_vector(uint32_t vcpu_id, uint8_t vector)
 {
     XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
 
@@ -415,56 +389,6 @@ static int xen_upcall_set_upcall_vector(uint32_t vcpu_id, uint8_t vector)
     v->upcall_vector = vector;
     trace_xen_upcall_vector(vcpu_id, vector);
     return 0;
-}
-
-static int xen_upcall_set_shared_info(uint64_t gfn)
-{
-    /* xen_overlay.c maps the page; nothing else reads it behind QEMU. */
-    return 0;
-}
-
-/* xen_overlay.c keeps the latched ABI width; nothing else has a copy. */
-static int xen_upcall_get_long_mode(bool *long_mode)
-{
-    *long_mode = xen_is_long_mode();
-    return 0;
-}
-
-static int xen_upcall_set_long_mode(bool long_mode)
-{
-    return 0;
-}
-
-static bool xen_upcall_has_evtchn_send(void)
-{
-    return false;
-}
-
-static int xen_upcall_set_vcpu_virq(uint32_t vcpu_id, uint16_t virq,
-                                    uint16_t port)
-{
-    /* VIRQ_TIMER is not raised by this backend (no Xen timers yet). */
-    return 0;
-}
-
-static void xen_upcall_update_msi_routes(void)
-{
-    /* Every message goes through xen_evtchn_deliver_pirq_msi(). */
-}
-
-static uint16_t xen_upcall_get_evtchn_max_pirq(void)
-{
-    return xen_upcall_config.evtchn_max_pirq;
-}
-
-static uint16_t xen_upcall_get_gnttab_max_frames(void)
-{
-    return xen_upcall_config.gnttab_max_frames;
-}
-
-static uint32_t xen_upcall_get_xen_version(void)
-{
-    return xen_upcall_config.xen_version;
 }
 
 static void reset_vcpus(XenUpcallState *s)
@@ -484,60 +408,16 @@ static void reset_vcpus(XenUpcallState *s)
     timer_del(s->poll_timer);
 }
 
-/* As kvm_xen_soft_reset(), without the KVM state. */
-static int xen_upcall_soft_reset(void)
+void xen_upcall_reset_vcpus(void)
 {
     XenUpcallState *s = xen_upcall_singleton;
-    int err;
 
     assert(bql_locked());
-    trace_xen_upcall_soft_reset();
-
-    err = xen_evtchn_soft_reset();
-    if (!err) {
-        err = xen_evtchn_set_callback_param(0);
-    }
-    if (err) {
-        return err;
-    }
+    trace_xen_upcall_reset_vcpus();
     if (s) {
         reset_vcpus(s);
     }
-    return xen_overlay_map_shinfo_page(INVALID_GFN) ?:
-           xen_gnttab_reset() ?:
-           xen_primary_console_reset() ?:
-           xen_xenstore_reset();
 }
-
-static void xen_upcall_create_devices(void)
-{
-    DeviceState *dev = qdev_new(TYPE_XEN_UPCALL);
-
-    object_property_add_child(qdev_get_machine(), "xen-upcall", OBJECT(dev));
-    sysbus_realize_and_unref(SYS_BUS_DEVICE(dev), &error_fatal);
-}
-
-static const XenEmuAccelOps xen_upcall_accel_ops = {
-    .name = "tcg/qtest",
-    .set_shared_info = xen_upcall_set_shared_info,
-    .get_long_mode = xen_upcall_get_long_mode,
-    .set_long_mode = xen_upcall_set_long_mode,
-    .get_vcpu_info_hva = xen_upcall_get_vcpu_info_hva,
-    .has_vcpu_callback_vector = xen_upcall_has_vcpu_callback_vector,
-    .raise_upcall = xen_upcall_raise_upcall,
-    .set_callback_asserted = xen_upcall_set_callback_asserted,
-    .set_callback_vector = xen_upcall_set_callback_vector,
-    .has_evtchn_send = xen_upcall_has_evtchn_send,
-    .set_vcpu_virq = xen_upcall_set_vcpu_virq,
-    .update_msi_routes = xen_upcall_update_msi_routes,
-    .get_evtchn_max_pirq = xen_upcall_get_evtchn_max_pirq,
-    .get_gnttab_max_frames = xen_upcall_get_gnttab_max_frames,
-    .get_xen_version = xen_upcall_get_xen_version,
-    .register_vcpu_info = xen_upcall_register_vcpu_info,
-    .set_upcall_vector = xen_upcall_set_upcall_vector,
-    .soft_reset = xen_upcall_soft_reset,
-    .create_devices = xen_upcall_create_devices,
-};
 
 bool xen_upcall_query_vcpu(uint32_t vcpu_id, XenVcpuUpcallInfo *info)
 {
@@ -668,75 +548,3 @@ static void xen_upcall_register_types(void)
 }
 
 type_init(xen_upcall_register_types)
-
-/* The accelerator properties */
-
-static void get_xen_version(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    visit_type_uint32(v, name, &xen_upcall_config.xen_version, errp);
-}
-
-/*
- * Setting a non-zero xen-version switches Xen emulation on, as for KVM
- * (kvm_arch_set_xen_version()); this backend is then the accelerator's.
- */
-static void set_xen_version(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    uint32_t value;
-
-    if (!visit_type_uint32(v, name, &value, errp)) {
-        return;
-    }
-    if (!value) {
-        error_setg(errp, "xen-version must be a Xen version in "
-                   "XENVER_version form, e.g. 0x4000a for 4.10");
-        return;
-    }
-    if (xen_mode == XEN_ATTACH) {
-        error_setg(errp, "xen-version: QEMU is already running under Xen");
-        return;
-    }
-    xen_upcall_config.xen_version = value;
-    if (xen_mode == XEN_DISABLED) {
-        xen_mode = XEN_EMULATE;
-        xen_emu_accel_register(&xen_upcall_accel_ops);
-        /* As kvm_xen_init(): firmware keeps the special pages reserved. */
-        e820_add_entry(XEN_SPECIAL_AREA_ADDR, XEN_SPECIAL_AREA_SIZE,
-                       E820_RESERVED);
-    }
-}
-
-static void get_u16(Object *obj, Visitor *v, const char *name,
-                    void *opaque, Error **errp)
-{
-    visit_type_uint16(v, name, opaque, errp);
-}
-
-static void set_u16(Object *obj, Visitor *v, const char *name,
-                    void *opaque, Error **errp)
-{
-    visit_type_uint16(v, name, opaque, errp);
-}
-
-void xen_emu_accel_class_init(ObjectClass *oc)
-{
-    object_class_property_add(oc, "xen-version", "uint32",
-                              get_xen_version, set_xen_version, NULL, NULL);
-    object_class_property_set_description(oc, "xen-version",
-                                          "Xen version to be emulated "
-                                          "(in XENVER_version form "
-                                          "e.g. 0x4000a for 4.10)");
-    object_class_property_add(oc, "xen-evtchn-max-pirq", "uint16",
-                              get_u16, set_u16, NULL,
-                              &xen_upcall_config.evtchn_max_pirq);
-    object_class_property_set_description(oc, "xen-evtchn-max-pirq",
-                                          "Maximum number of Xen PIRQs");
-    object_class_property_add(oc, "xen-gnttab-max-frames", "uint16",
-                              get_u16, set_u16, NULL,
-                              &xen_upcall_config.gnttab_max_frames);
-    object_class_property_set_description(oc, "xen-gnttab-max-frames",
-                                          "Maximum number of grant table "
-                                          "frames");
-}
