@@ -5,6 +5,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <glib/gstdio.h>
 #include "qobject/qdict.h"
 #include "irqlab-migrate.h"
 
@@ -30,8 +31,24 @@ static void wait_migrated(QTestState *qts)
     }
 }
 
-void migrate_through_file(QTestState *src, QTestState *dst, const char *uri)
+/* The abort handler: an assertion failed while the file existed */
+static void remove_state_file(void *path)
 {
+    g_unlink(path);
+}
+
+void migrate_through_file(QTestState *src, QTestState *dst)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *uri = NULL;
+    int fd = g_file_open_tmp("irqlab-migrate-XXXXXX", &path, &err);
+
+    g_assert_no_error(err);
+    close(fd);
+    qtest_add_abrt_handler(remove_state_file, path);
+    uri = g_strdup_printf("file:%s", path);
+
     qobject_unref(qtest_qmp_assert_success_ref(src,
                   "{'execute': 'migrate', 'arguments': {'uri': %s}}", uri));
     wait_migrated(src);
@@ -39,4 +56,7 @@ void migrate_through_file(QTestState *src, QTestState *dst, const char *uri)
                   "{'execute': 'migrate-incoming', 'arguments': {'uri': %s}}",
                   uri));
     wait_migrated(dst);
+
+    qtest_remove_abrt_handler(path);
+    g_unlink(path);
 }

@@ -10,10 +10,12 @@
 #include "libqtest.h"
 
 /*
- * Save @src's state to the file URI @uri ("file:<path>"), then load it
- * into @dst, started with `-incoming defer` and the same devices; each
- * side must report "completed" within a few seconds, never "failed".
+ * Save @src's state to a new temporary file, then load it into @dst,
+ * started with `-incoming defer` and the same devices; each side must
+ * report "completed" within a few seconds, never "failed".  The file is
+ * removed afterwards, or by an abort handler when an assertion fails on
+ * the way.
  */
-void migrate_through_file(QTestState *src, QTestState *dst, const char *uri);
+void migrate_through_file(QTestState *src, QTestState *dst);
 
 #endif

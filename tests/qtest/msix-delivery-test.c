@@ -28,8 +28,10 @@
 #include "libqos/libqos-malloc.h"
 #include "libqos/libqos-pc.h"
 #include "hw/net/e1000_regs.h"
+#include "hw/i386/x86-msi.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "qobject/qlist.h"
+#include "msix-entry.h"
 #include "msix-query.h"
 
 #define E1000E_DEVFN            QPCI_DEVFN(4, 0)
@@ -45,8 +47,6 @@
  */
 #define E1000E_MITIGATION_NS    (1 * 1000 * 1000)
 
-/* The x86 local APIC's MSI window (Intel SDM vol. 3, 11.11.1). */
-#define APIC_MSI_BASE           0xfee00000ULL
 #define TEST_APIC_VECTOR        0x61
 
 typedef struct TestState {
@@ -124,8 +124,7 @@ static TestState *setup(void)
 
     qpci_msix_enable(t->dev);
     g_assert_cmpuint(qpci_msix_table_size(t->dev), >, TEST_VECTOR);
-    msix_entry_set(t->dev, TEST_VECTOR, t->target, TEST_DATA);
-    msix_entry_mask(t->dev, TEST_VECTOR, false);
+    msix_entry_program(t->dev, TEST_VECTOR, t->target, TEST_DATA, false);
 
     e1000e_writel(t, E1000_IVAR,
                   (E1000_IVAR_INT_ALLOC_VALID | TEST_VECTOR)
@@ -177,8 +176,7 @@ static void test_masked_entry_holds_pending(void)
     check_counts(t, 0, 1, true);
 
     /* The entry can be rewritten while masked; unmasking sends the new one. */
-    msix_entry_set(t->dev, TEST_VECTOR, t->target, TEST_DATA + 1);
-    msix_entry_mask(t->dev, TEST_VECTOR, false);
+    msix_entry_program(t->dev, TEST_VECTOR, t->target, TEST_DATA + 1, false);
     g_assert_cmphex(take_message(t), ==, TEST_DATA + 1);
     g_assert_false(qpci_msix_pending(t->dev, TEST_VECTOR));
     check_counts(t, 1, 1, false);
@@ -231,8 +229,8 @@ static void test_deliver_to_lapic(void)
     TestState *t = setup();
 
     g_assert_false(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR));
-    msix_entry_set(t->dev, TEST_VECTOR, APIC_MSI_BASE | (0 << 12),
-                   TEST_APIC_VECTOR);
+    msix_entry_set(t->dev, TEST_VECTOR, x86_msi_compose_addr(0),
+                   X86_MSI_DATA_VECTOR(TEST_APIC_VECTOR));
     raise_other_cause(t);
     g_assert_true(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR));
     g_assert_false(lapic_irr_has(t->qs->qts, 0, TEST_APIC_VECTOR + 1));
@@ -314,17 +312,18 @@ static void test_msi_deliver_to_ram(void)
     qpci_config_writew(t->dev, cap + PCI_MSI_FLAGS,
                        ctrl | PCI_MSI_FLAGS_ENABLE);
     seq = msi_expect_log(qts, "nic", "msi", seq, (MsixEvent[]) {
-        { "register-write", NONE, 1, 0, t->target },
-        { "register-write", NONE, 3, 0, TEST_DATA & 0xffff },
-        { "programmed", 0, NONE, NONE, NONE },
-        { "control", NONE, NONE, ctrl, ctrl | PCI_MSI_FLAGS_ENABLE },
+        { "register-write", MSIX_LOG_ABSENT, 1, 0, t->target },
+        { "register-write", MSIX_LOG_ABSENT, 3, 0, TEST_DATA & 0xffff },
+        { "programmed", 0, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+        { "control", MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, ctrl,
+          ctrl | PCI_MSI_FLAGS_ENABLE },
     }, 4);
 
     e1000e_writel(t, E1000_IMS, E1000_IMS_OTHER);
     raise_other_cause(t);
     g_assert_cmphex(take_message(t), ==, TEST_DATA & 0xffff);
     msi_expect_log(qts, "nic", "msi", seq, (MsixEvent[]) {
-        { "message", 0, NONE, NONE, NONE },
+        { "message", 0, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
     }, 1);
 
     s = msi_query_state(qts, "nic", "msi");

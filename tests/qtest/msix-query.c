@@ -1,6 +1,6 @@
 /*
- * qtest helpers for MSI-X: table entries, x-query-msix and
- * x-query-msix-log, and the local APIC's IRR
+ * qtest helpers for MSI and MSI-X as the monitor reports them
+ * (msix-query.h)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -8,45 +8,7 @@
 #include "qemu/osdep.h"
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
-#include "standard-headers/linux/pci_regs.h"
 #include "msix-query.h"
-
-void msix_entry_writel(QPCIDevice *dev, int vector, int field, uint32_t val)
-{
-    qpci_io_writel(dev, dev->msix_table_bar,
-                   dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE + field,
-                   val);
-}
-
-uint32_t msix_entry_readl(QPCIDevice *dev, int vector, int field)
-{
-    return qpci_io_readl(dev, dev->msix_table_bar,
-                         dev->msix_table_off + vector * PCI_MSIX_ENTRY_SIZE +
-                         field);
-}
-
-void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
-                    uint32_t data)
-{
-    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_LOWER_ADDR, addr);
-    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
-    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_DATA, data);
-}
-
-void msix_copy_mapping(QPCIDevice *dst, const QPCIDevice *src)
-{
-    dst->msix_enabled = src->msix_enabled;
-    dst->msix_table_bar = src->msix_table_bar;
-    dst->msix_table_off = src->msix_table_off;
-    dst->msix_pba_bar = src->msix_pba_bar;
-    dst->msix_pba_off = src->msix_pba_off;
-}
-
-void msix_entry_mask(QPCIDevice *dev, int vector, bool masked)
-{
-    msix_entry_writel(dev, vector, PCI_MSIX_ENTRY_VECTOR_CTRL,
-                      masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
-}
 
 QDict *msix_qmp_ok(QTestState *qts, const char *cmd, const char *dev,
                    int64_t since)
@@ -126,9 +88,9 @@ int64_t msix_log_next_seq(QTestState *qts, const char *dev)
 
 static void check_field(QDict *entry, const char *key, int64_t want)
 {
-    if (want == NONE) {
+    if (want == MSIX_LOG_ABSENT) {
         g_assert_false(qdict_haskey(entry, key));
-    } else if (want != ANY) {
+    } else if (want != MSIX_LOG_ANY) {
         g_assert(qdict_haskey(entry, key));
         g_assert_cmpint(qdict_get_int(entry, key), ==, want);
     }

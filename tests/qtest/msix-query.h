@@ -1,6 +1,7 @@
 /*
- * qtest helpers for MSI-X: table entries, x-query-msix and
- * x-query-msix-log, and the local APIC's IRR
+ * qtest helpers for MSI and MSI-X as the monitor reports them:
+ * x-query-msix and x-query-msix-log, and the local APIC's IRR
+ * (table entries: msix-entry.h)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,12 +10,14 @@
 #define TESTS_QTEST_MSIX_QUERY_H
 
 #include "libqtest.h"
-#include "libqos/pci.h"
 #include "qobject/qdict.h"
 
-/* A field of an expected log event: ANY is not checked, NONE is absent. */
-#define ANY             (-1)
-#define NONE            (-2)
+/*
+ * A field of an expected log event: MSIX_LOG_ANY is not checked,
+ * MSIX_LOG_ABSENT must be absent from the event.
+ */
+#define MSIX_LOG_ANY            (-1)
+#define MSIX_LOG_ABSENT         (-2)
 
 /* One event msix_expect_log() wants, as MsiLogEntry in qapi/pci-msi.json. */
 typedef struct MsixEvent {
@@ -57,24 +60,6 @@ int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
 /* The same for capability @cap ("msix" or "msi") */
 int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
                        int64_t since, const MsixEvent *want, int n);
-
-/*
- * MSI-X table entry @vector of @dev, through the BAR libqos mapped in
- * qpci_msix_enable(): one dword (@field is PCI_MSIX_ENTRY_*), the message
- * address and data, the vector control's mask bit.
- */
-void msix_entry_writel(QPCIDevice *dev, int vector, int field, uint32_t val);
-uint32_t msix_entry_readl(QPCIDevice *dev, int vector, int field);
-void msix_entry_set(QPCIDevice *dev, int vector, uint64_t addr,
-                    uint32_t data);
-void msix_entry_mask(QPCIDevice *dev, int vector, bool masked);
-
-/*
- * After migration: @dst, the same device in the destination, takes the
- * MSI-X table and PBA mapping qpci_msix_enable() made for @src (the
- * BARs came across with the device's configuration space).
- */
-void msix_copy_mapping(QPCIDevice *dst, const QPCIDevice *src);
 
 /*
  * Where a message ended up: the IRR line of `info lapic @cpu` (newly

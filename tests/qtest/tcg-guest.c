@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <glib/gstdio.h>
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "tcg-guest.h"
@@ -111,10 +112,18 @@ void tcg_guest_init(TcgGuest *g)
     tcg_guest_emit32(g, TCG_GUEST_BLOCK + IDTR_OFFSET);
 }
 
+/* At the end of the test (g_test_queue_destroy()), or at its abort */
+static void remove_bios_file(void *path)
+{
+    qtest_remove_abrt_handler(path);
+    g_unlink(path);
+    g_free(path);
+}
+
 char *tcg_guest_bios_file(TcgGuest *g)
 {
     g_autoptr(GError) err = NULL;
-    char *path;
+    char *path, *owned;
     int fd;
 
     /* At the reset vector, in real mode: jmp to the code */
@@ -125,6 +134,9 @@ char *tcg_guest_bios_file(TcgGuest *g)
     g_assert_no_error(err);
     g_assert_cmpint(write(fd, g->bios, BIOS_SIZE), ==, BIOS_SIZE);
     close(fd);
+    owned = g_strdup(path);
+    qtest_add_abrt_handler(remove_bios_file, owned);
+    g_test_queue_destroy(remove_bios_file, owned);
     g_clear_pointer(&g->bios, g_free);
     g->page = NULL;
     return path;

@@ -26,13 +26,18 @@
 #ifndef TESTS_QTEST_TCG_GUEST_H
 #define TESTS_QTEST_TCG_GUEST_H
 
+#include "hw/i386/x86-msi.h"
+
 #define TCG_GUEST_BLOCK         0xfffff000U
 #define TCG_GUEST_STACK         0x9000U     /* esp, growing down in RAM */
 /* The highest vector the IDT has a gate for */
 #define TCG_GUEST_MAX_VECTOR    0xf3
 
-/* The x86 local APIC's registers, at its default base (SDM vol. 3A, 11.4.1) */
-#define TCG_GUEST_APIC          0xfee00000U
+/*
+ * The x86 local APIC's registers, at its default base (SDM vol. 3A,
+ * 11.4.1), which is where the MSI window starts
+ */
+#define TCG_GUEST_APIC          X86_MSI_ADDR_BASE_LO
 #define APIC_REG_TPR            0x080
 #define APIC_REG_EOI            0x0b0
 #define APIC_REG_SVR            0x0f0
@@ -67,7 +72,8 @@ void tcg_guest_gate(TcgGuest *g, uint8_t vector, uint32_t handler);
 
 /*
  * Write the image to a new file and free it; returns the file's path
- * (for -bios), which the caller unlinks and frees.
+ * (for -bios), which the caller frees.  The file is removed when the
+ * test ends, or by an abort handler when an assertion fails first.
  */
 char *tcg_guest_bios_file(TcgGuest *g);
 

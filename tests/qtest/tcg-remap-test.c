@@ -132,7 +132,6 @@ static void test_apic_stores_while_remapping(void)
     g_free(dev);
     qpci_free_pc(pcibus);
     qtest_quit(qts);
-    unlink(bios);
 }
 
 int main(int argc, char **argv)

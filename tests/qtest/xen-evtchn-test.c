@@ -27,11 +27,11 @@
  */
 static void test_port_and_version(void)
 {
-    Xen *x = xen_start(2, 0, NULL);
+    XenGuest *x = xen_start(2, 0, NULL);
     struct xen_feature_info fi = { .submap_idx = 0 };
 
     g_assert_cmphex(xen_hcall_on(x, 0, __HYPERVISOR_xen_version, XENVER_version,
-                                 0, 0), ==, XEN_VERSION);
+                                 0, 0), ==, XEN_QTEST_VERSION);
     g_assert_cmpint(xen_hcall_struct(x, __HYPERVISOR_xen_version,
                                      XENVER_get_features, &fi, sizeof(fi)),
                     ==, 0);
@@ -59,7 +59,7 @@ static void test_port_and_version(void)
  */
 static void test_port_states(void)
 {
-    Xen *x = xen_domain(2, 0, NULL);
+    XenGuest *x = xen_domain(2, 0, NULL);
     struct evtchn_status st;
     struct evtchn_bind_interdomain bi;
     struct evtchn_bind_virq bv;
@@ -86,12 +86,12 @@ static void test_port_states(void)
     /* unbound, remote domain = ourselves */
     st = xen_port_status(x, a, NULL);
     g_assert_cmpuint(st.status, ==, EVTCHNSTAT_unbound);
-    g_assert_cmpuint(st.u.unbound.dom, ==, DOMID);
+    g_assert_cmpuint(st.u.unbound.dom, ==, XEN_QTEST_DOMID);
 
     /* interdomain to ourselves: both ends point at each other */
     bi = (struct evtchn_bind_interdomain) { .remote_dom = DOMID_SELF,
                                             .remote_port = a };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
     local = bi.local_port;
     g_assert_cmpuint(local, ==, a + 3);
     st = xen_port_status(x, a, NULL);
@@ -101,7 +101,8 @@ static void test_port_states(void)
     g_assert_cmpuint(st.status, ==, EVTCHNSTAT_interdomain);
     g_assert_cmpuint(st.u.interdomain.port, ==, a);
     /* binding an already bound port again */
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, -EINVAL);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_interdomain, bi), ==,
+                    -EINVAL);
 
     /* ipi on vCPU 1 */
     ipi = xen_bind_ipi(x, 1);
@@ -111,7 +112,7 @@ static void test_port_states(void)
 
     /* a per-vCPU virq */
     bv = (struct evtchn_bind_virq) { .virq = VIRQ_DEBUG, .vcpu = 1 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_virq, bv), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_virq, bv), ==, 0);
     virq = bv.port;
     st = xen_port_status(x, virq, NULL);
     g_assert_cmpuint(st.status, ==, EVTCHNSTAT_virq);
@@ -119,16 +120,16 @@ static void test_port_states(void)
     g_assert_cmpuint(st.vcpu, ==, 1);
     /* a global virq must be bound on vCPU 0 */
     bv = (struct evtchn_bind_virq) { .virq = VIRQ_CON_RING, .vcpu = 1 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_virq, bv), ==, -EINVAL);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_virq, bv), ==, -EINVAL);
 
     /* bind_vcpu moves an interdomain port, not an ipi */
     bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 1 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
     g_assert_cmpuint(xen_port_status(x, local, NULL).vcpu, ==, 1);
     bc = (struct evtchn_bind_vcpu) { .port = ipi, .vcpu = 0 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, -EINVAL);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bc), ==, -EINVAL);
     bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 5 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, -ENOENT);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bc), ==, -ENOENT);
 
     /* close: the other end of an interdomain pair is unbound again */
     g_assert_cmpint(xen_close_port(x, local), ==, 0);
@@ -138,13 +139,13 @@ static void test_port_states(void)
                      EVTCHNSTAT_unbound);
 
     /* bad input: wrong domain, port beyond the 2-level limit, vCPU */
-    st = (struct evtchn_status) { .dom = DOMID + 5, .port = a };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_status, st), ==, -ESRCH);
+    st = (struct evtchn_status) { .dom = XEN_QTEST_DOMID + 5, .port = a };
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_status, st), ==, -ESRCH);
     xen_port_status(x, EVTCHN_2L_NR_CHANNELS, &ret);
     g_assert_cmpint(ret, ==, -EINVAL);
     {
         struct evtchn_bind_ipi b = { .vcpu = 9 };
-        g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_ipi, b), ==, -ENOENT);
+        g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_ipi, b), ==, -ENOENT);
     }
     g_assert_cmpint(xen_close_port(x, EVTCHN_2L_NR_CHANNELS + 1), ==, -EINVAL);
 
@@ -169,7 +170,7 @@ static void test_port_states(void)
  */
 static void test_exhaustion(void)
 {
-    Xen *x = xen_domain(2, 0, NULL);
+    XenGuest *x = xen_domain(2, 0, NULL);
     uint32_t first = xen_alloc_unbound(x), p = first, last;
     struct evtchn_alloc_unbound a = { .dom = DOMID_SELF,
                                       .remote_dom = DOMID_SELF };
@@ -179,7 +180,7 @@ static void test_exhaustion(void)
     }
     last = p;
     g_assert_cmpuint(last, ==, EVTCHN_2L_NR_CHANNELS - 1);
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_alloc_unbound, a), ==, -ENOSPC);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_alloc_unbound, a), ==, -ENOSPC);
 
     for (p = first; p <= last; p++) {
         struct evtchn_status st = xen_port_status(x, p, NULL);
@@ -199,7 +200,7 @@ static void test_exhaustion(void)
  */
 static void test_event_delivery(void)
 {
-    Xen *x = xen_domain(2, 0, NULL);
+    XenGuest *x = xen_domain(2, 0, NULL);
     uint64_t vi0 = xen_vcpu_info(x, 0), vi1 = xen_vcpu_info(x, 1);
     uint32_t ipi, a, local;
     struct evtchn_unmask um;
@@ -209,7 +210,7 @@ static void test_event_delivery(void)
     qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
     ipi = xen_bind_ipi(x, 0);
     g_assert_false(xen_port_pending(x, ipi));
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     g_assert_false(qtest_get_irq(x->qts, 0));
 
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);
@@ -217,7 +218,7 @@ static void test_event_delivery(void)
     g_assert_cmphex(xen_pending_sel(x, vi0), ==, 1ULL << (ipi / 64));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
     /* The global vector is taken at interrupt acceptance, not the LAPIC */
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     g_assert_true(qtest_get_irq(x->qts, 0));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
     {
@@ -234,7 +235,7 @@ static void test_event_delivery(void)
     a = xen_alloc_unbound(x);
     bi = (struct evtchn_bind_interdomain) { .remote_dom = DOMID_SELF,
                                             .remote_port = a };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_interdomain, bi), ==, 0);
     local = bi.local_port;
     g_assert_cmpint(xen_send_port(x, a), ==, 0);        /* sets @local */
     g_assert_true(xen_port_pending(x, local));
@@ -262,7 +263,7 @@ static void test_event_delivery(void)
 
     /* EVTCHNOP_unmask re-raises the pending event */
     um = (struct evtchn_unmask) { .port = ipi };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_unmask, um), ==, 0);
     g_assert_false(xen_port_masked(x, ipi));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 3);
@@ -279,14 +280,14 @@ static void test_event_delivery(void)
 
     /* bind_vcpu moves delivery: the event lands in vCPU 1's vcpu_info */
     bc = (struct evtchn_bind_vcpu) { .port = local, .vcpu = 1 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bc), ==, 0);
     g_assert_cmpint(xen_send_port(x, a), ==, 0);
     g_assert_cmpuint(xen_upcall_pending(x, vi1), ==, 1);
     g_assert_cmphex(xen_pending_sel(x, vi1), ==, 1ULL << (local / 64));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 0);
     g_assert_cmpint(xen_vcpu_stat(x, 1, "upcalls"), ==, 1);
     g_assert_true(qtest_get_irq(x->qts, 1));
-    g_assert_false(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 1, HYPERVISOR_CALLBACK_VECTOR));
     xen_stop(x);
 }
 
@@ -300,7 +301,7 @@ static void test_event_delivery(void)
  */
 static void test_callback_vector_not_lapic(void)
 {
-    Xen *x = xen_domain(2, 0, NULL);
+    XenGuest *x = xen_domain(2, 0, NULL);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     uint32_t ipi = xen_bind_ipi(x, 0);
     int64_t poll = xen_poll_ns(x);
@@ -310,7 +311,7 @@ static void test_callback_vector_not_lapic(void)
     g_assert_true(qtest_get_irq(x->qts, 0));
     qtest_clock_step(x->qts, 10 * poll);
     g_assert_true(qtest_get_irq(x->qts, 0));
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "injections"), ==, 0);
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
 
@@ -318,7 +319,7 @@ static void test_callback_vector_not_lapic(void)
     qtest_clock_step(x->qts, poll);
     g_assert_false(qtest_get_irq(x->qts, 0));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "asserted"), ==, 0);
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     xen_stop(x);
 }
 
@@ -329,7 +330,7 @@ static void test_callback_vector_not_lapic(void)
  */
 static void test_vcpu_upcall_vector(void)
 {
-    Xen *x = xen_domain(2, 0, NULL);
+    XenGuest *x = xen_domain(2, 0, NULL);
     uint64_t vi1 = guest_alloc(&x->qs->alloc, 4096);
     struct vcpu_register_vcpu_info rvi = { .mfn = vi1 >> 12,
                                            .offset = vi1 & 0xfff };
@@ -340,14 +341,14 @@ static void test_vcpu_upcall_vector(void)
     qtest_memwrite(x->qts, x->arg, &rvi, sizeof(rvi));
     g_assert_cmpint(xen_hcall_on(x, 1, __HYPERVISOR_vcpu_op,
                                  VCPUOP_register_vcpu_info, 1, x->arg), ==, 0);
-    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==, 0);
+    g_assert_cmpint(XEN_HVM_OP(x, HVMOP_set_evtchn_upcall_vector, up), ==, 0);
 
     ipi = xen_bind_ipi(x, 1);
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);
     g_assert_cmpuint(xen_upcall_pending(x, vi1), ==, 1);
     g_assert_cmpuint(xen_upcall_pending(x, xen_vcpu_info(x, 1)), ==, 0);
     g_assert_true(lapic_irr_has(x->qts, 1, 0xe0));
-    g_assert_false(lapic_irr_has(x->qts, 1, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 1, HYPERVISOR_CALLBACK_VECTOR));
     g_assert_false(lapic_irr_has(x->qts, 0, 0xe0));
     g_assert_cmpint(xen_vcpu_stat(x, 1, "injections"), ==, 1);
     /* edge only: not sent again while upcall_pending stays set */
@@ -356,10 +357,10 @@ static void test_vcpu_upcall_vector(void)
 
     /* Bad input, with Xen's errors */
     up = (struct xen_hvm_evtchn_upcall_vector) { .vcpu = 1, .vector = 0x0f };
-    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
+    g_assert_cmpint(XEN_HVM_OP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
                     -EINVAL);
     up = (struct xen_hvm_evtchn_upcall_vector) { .vcpu = 9, .vector = 0xe0 };
-    g_assert_cmpint(HVMOP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
+    g_assert_cmpint(XEN_HVM_OP(x, HVMOP_set_evtchn_upcall_vector, up), ==,
                     -ENOENT);
     rvi = (struct vcpu_register_vcpu_info) { .mfn = vi1 >> 12,
                                              .offset = 4096 - 32 };
@@ -386,7 +387,7 @@ static void test_vcpu_upcall_vector(void)
  */
 static void test_callback_gsi_and_intx(void)
 {
-    Xen *x = xen_intx(1);
+    XenGuest *x = xen_intx(1);
     int gsi = xen_intx_gsi(x);
     int cb_gsi = gsi == 20 ? 21 : 20;       /* another PCI line */
     uint64_t vi0 = xen_vcpu_info(x, 0);
@@ -395,12 +396,12 @@ static void test_callback_gsi_and_intx(void)
 
     /* GSI type */
     g_assert_cmpint(xen_set_param(x, HVM_PARAM_CALLBACK_IRQ,
-                                  HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_GSI,
-                                               cb_gsi)), ==, 0);
+                                  XEN_CALLBACK_VIA(HVM_PARAM_CALLBACK_TYPE_GSI,
+                                                   cb_gsi)), ==, 0);
     g_assert_false(qtest_get_irq(x->qts, cb_gsi));
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);
     g_assert_true(qtest_get_irq(x->qts, cb_gsi));
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     qtest_clock_step(x->qts, period);
     g_assert_true(qtest_get_irq(x->qts, cb_gsi));   /* still pending */
     xen_guest_ack(x, vi0, ipi);
@@ -411,8 +412,9 @@ static void test_callback_gsi_and_intx(void)
 
     /* PCI INTx type: msix-testdev's INTA, the device's own line */
     g_assert_cmpint(xen_set_param(x, HVM_PARAM_CALLBACK_IRQ,
-                                  HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_PCI_INTX,
-                                               TDEV_DEVFN << 8 | 0)), ==, 0);
+                                  XEN_CALLBACK_VIA(
+                                      HVM_PARAM_CALLBACK_TYPE_PCI_INTX,
+                                      XEN_TDEV_DEVFN << 8 | 0)), ==, 0);
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);
     g_assert_true(qtest_get_irq(x->qts, gsi));
     g_assert_false(qtest_get_irq(x->qts, cb_gsi));

@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include "qobject/qjson.h"
 #include "irqlab-migrate.h"
+#include "msix-entry.h"
 #include "msix-query.h"
 #include "xen-qtest.h"
 
@@ -27,7 +28,7 @@
  */
 static void test_hvm_pirq_msix(void)
 {
-    Xen *x = xen_tdev(26, 26);
+    XenGuest *x = xen_tdev(26, 26);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     uint32_t pirq = xen_get_free_pirq(x), unbound = xen_get_free_pirq(x);
     struct evtchn_bind_pirq bp = { .pirq = pirq };
@@ -37,15 +38,18 @@ static void test_hvm_pirq_msix(void)
     g_assert_cmpuint(pirq, !=, unbound);
     g_assert_cmpuint(unbound, <, 26);
     xen_msix_entry_pirq(x, 1, pirq, true);
-    g_assert_cmphex(xen_entry_ctrl(x, 1), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(msix_entry_readl(x->dev, 1, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    PCI_MSIX_ENTRY_CTRL_MASKBIT);
 
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
-    g_assert_cmphex(xen_entry_ctrl(x, 1), ==, 0);       /* unmasked on bind */
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    /* unmasked on bind */
+    g_assert_cmphex(msix_entry_readl(x->dev, 1, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    0);
     g_assert_cmpuint(xen_port_status(x, bp.port, NULL).status, ==,
                      EVTCHNSTAT_pirq);
     g_assert_cmpuint(xen_port_status(x, bp.port, NULL).u.pirq, ==, pirq);
     /* a second bind of the same pirq */
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, -EBUSY);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, -EBUSY);
 
     xen_raise_vector(x, 1);
     g_assert_true(xen_port_pending(x, bp.port));
@@ -53,7 +57,7 @@ static void test_hvm_pirq_msix(void)
     info = xen_pirq_info(x, pirq);
     g_assert_cmpstr(qdict_get_str(info, "source"), ==, "msix");
     g_assert_cmpstr(qdict_get_str(info, "device"), ==,
-                    "/machine/peripheral/" TDEV_ID);
+                    "/machine/peripheral/" XEN_TDEV_ID);
     g_assert_cmpint(qdict_get_int(info, "vector"), ==, 1);
     g_assert_cmpint(qdict_get_int(info, "port"), ==, bp.port);
     g_assert_cmpint(qdict_get_int(info, "delivered"), ==, 1);
@@ -71,12 +75,12 @@ static void test_hvm_pirq_msix(void)
 
     /* Bad input: pirq beyond the domain's, wrong domain */
     bp = (struct evtchn_bind_pirq) { .pirq = 5000 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, -EINVAL);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, -EINVAL);
     {
-        struct physdev_map_pirq m = { .domid = DOMID + 3,
+        struct physdev_map_pirq m = { .domid = XEN_QTEST_DOMID + 3,
                                       .type = MAP_PIRQ_TYPE_GSI,
                                       .index = 5, .pirq = -1 };
-        g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
+        g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
     }
     xen_stop(x);
 }
@@ -89,10 +93,10 @@ static void test_hvm_pirq_msix(void)
  * message for that CPU's APIC ID and vector (Xen's msi_compose_msg()),
  * masked.  Returns the descriptor.
  */
-static QDict *check_mapped(Xen *x, int pirq, int entry)
+static QDict *check_mapped(XenGuest *x, int pirq, int entry)
 {
     QDict *d = xen_irq_desc(x, pirq);
-    g_autoptr(QDict) msix = msix_query_state(x->qts, TDEV_ID);
+    g_autoptr(QDict) msix = msix_query_state(x->qts, XEN_TDEV_ID);
     QDict *v = msix_query_vector(msix, entry);
     int64_t irq, cpu, apic, vector;
     uint64_t addr;
@@ -107,17 +111,15 @@ static QDict *check_mapped(Xen *x, int pirq, int entry)
     g_assert_cmpint(vector, >=, 0x20);      /* Xen's dynamic vectors */
     g_assert_cmpint(vector, <=, 0xdf);
     g_assert_cmpint(qdict_get_int(d, "entry"), ==, entry);
-    g_assert_cmpint(qdict_get_int(d, "devfn"), ==, TDEV_DEVFN);
+    g_assert_cmpint(qdict_get_int(d, "devfn"), ==, XEN_TDEV_DEVFN);
     g_assert_cmpstr(qdict_get_str(d, "device"), ==,
-                    "/machine/peripheral/" TDEV_ID);
+                    "/machine/peripheral/" XEN_TDEV_ID);
     g_assert_cmpint(xen_vector_irq(x, cpu, vector), ==, irq);
 
-    addr = msix_entry_readl(x->dev, entry, PCI_MSIX_ENTRY_LOWER_ADDR) |
-           (uint64_t)msix_entry_readl(x->dev, entry,
-                                      PCI_MSIX_ENTRY_UPPER_ADDR) << 32;
+    addr = msix_entry_address(x->dev, entry);
     data = msix_entry_readl(x->dev, entry, PCI_MSIX_ENTRY_DATA);
-    g_assert_cmphex(addr, ==, XEN_MSI_ADDRESS(apic));
-    g_assert_cmphex(data, ==, XEN_MSI_DATA(vector));
+    g_assert_cmphex(addr, ==, x86_msi_compose_addr(apic));
+    g_assert_cmphex(data, ==, x86_msi_compose_data(vector));
     g_assert_cmphex(qdict_get_int(v, "address"), ==, addr);
     g_assert_cmphex(qdict_get_int(v, "data"), ==, data);
     g_assert_cmpint(qdict_get_int(qdict_get_qdict(v, "decoded"), "dest-id"),
@@ -133,7 +135,7 @@ static QDict *check_mapped(Xen *x, int pirq, int entry)
  */
 static void test_dom0_msix(void)
 {
-    Xen *x = xen_dom0(2);
+    XenGuest *x = xen_dom0(2);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     uint64_t bar = xen_msix_table_bar(x);
     g_autoptr(QDict) d1 = NULL, d3 = NULL, p3 = NULL, p3b = NULL;
@@ -148,10 +150,10 @@ static void test_dom0_msix(void)
 
     /* PHYSDEVOP_map_pirq: Xen enables MSI-X and programs the entries */
     g_assert_false(xen_msix_enabled(x));
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 1, bar,
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, 1, bar,
                                  &pirq1), ==, 0);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI_SEG, TDEV_DEVFN, 3, bar,
-                                 &pirq3), ==, 0);
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI_SEG, XEN_TDEV_DEVFN, 3,
+                                 bar, &pirq3), ==, 0);
     g_assert_cmpint(pirq1, >, 0);
     g_assert_cmpint(pirq3, >, 0);
     g_assert_cmpint(pirq1, !=, pirq3);
@@ -170,7 +172,8 @@ static void test_dom0_msix(void)
     g_assert_cmphex(qdict_get_int(d3, "vector"), ==, 0x38);
     cpu = qdict_get_int(d3, "cpu");
     vector = qdict_get_int(d3, "vector");
-    g_assert_cmphex(xen_entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    PCI_MSIX_ENTRY_CTRL_MASKBIT);
     p3 = xen_pirq_info(x, pirq3);
     g_assert_cmpstr(qdict_get_str(p3, "source"), ==, "dom0-msix");
     g_assert_cmpint(qdict_get_int(p3, "irq"), ==, qdict_get_int(d3, "irq"));
@@ -192,14 +195,15 @@ static void test_dom0_msix(void)
     msix_entry_mask(x->dev, 3, false);
     g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA), ==,
                     data);
-    g_assert_cmphex(xen_entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    PCI_MSIX_ENTRY_CTRL_MASKBIT);
     /* ...and a second mapping of it is refused */
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 3, bar,
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, 3, bar,
                                  NULL), ==, -EBUSY);
 
     /* EVTCHNOP_bind_pirq (Linux's startup_pirq()): Xen unmasks */
     bp = (struct evtchn_bind_pirq) { .pirq = pirq3 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
     g_assert_cmpuint(xen_port_status(x, bp.port, NULL).status, ==,
                      EVTCHNSTAT_pirq);
     g_assert_cmpuint(xen_port_status(x, bp.port, NULL).u.pirq, ==, pirq3);
@@ -208,12 +212,13 @@ static void test_dom0_msix(void)
         g_assert_cmpstr(qdict_get_str(e, "type"), ==, "pirq");
         g_assert_cmpint(qdict_get_int(e, "target"), ==, pirq3);
     }
-    g_assert_cmphex(xen_entry_ctrl(x, 3), ==, 0);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    0);
 
     /* The device raises entry 3: do_IRQ -> send_guest_pirq -> upcall */
     g_assert_false(qtest_get_irq(x->qts, 0));
     xen_raise_vector(x, 3);
-    g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, 3, "sent"), ==, 1);
+    g_assert_cmpint(msix_query_counter(x->qts, XEN_TDEV_ID, 3, "sent"), ==, 1);
     g_assert_false(lapic_irr_has(x->qts, cpu, vector));
     d3 = (qobject_unref(d3), xen_irq_desc(x, pirq3));
     g_assert_cmpint(qdict_get_int(d3, "count"), ==, 1);
@@ -224,7 +229,7 @@ static void test_dom0_msix(void)
     g_assert_cmphex(xen_pending_sel(x, vi0), ==, 1ULL << (bp.port / 64));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
     g_assert_true(qtest_get_irq(x->qts, 0));
-    g_assert_false(lapic_irr_has(x->qts, 0, CALLBACK_VECTOR));
+    g_assert_false(lapic_irr_has(x->qts, 0, HYPERVISOR_CALLBACK_VECTOR));
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
 
     /* Again: no second upcall until the guest clears upcall_pending */
@@ -241,16 +246,16 @@ static void test_dom0_msix(void)
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 0);
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 1);
     um = (struct evtchn_unmask) { .port = bp.port };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_unmask, um), ==, 0);
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
     g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, 2);
     xen_guest_ack(x, vi0, bp.port);
 
     /* EOI of an edge MSI pirq: nothing to do, no EOI needed */
     eoi = (struct physdev_eoi) { .irq = pirq3 };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_eoi, eoi), ==, 0);
     q = (struct physdev_irq_status_query) { .irq = pirq3 };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_irq_status_query, q), ==, 0);
     g_assert_cmpuint(q.flags & XENIRQSTAT_needs_eoi, ==, 0);
 
     /* Still bound: unmap refused */
@@ -263,9 +268,10 @@ static void test_dom0_msix(void)
     g_assert_cmpint(xen_close_port(x, bp.port), ==, 0);
     g_assert_false(xen_port_pending(x, bp.port));
     g_assert_true(xen_port_masked(x, bp.port));
-    g_assert_cmphex(xen_entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    PCI_MSIX_ENTRY_CTRL_MASKBIT);
     xen_raise_vector(x, 3);                 /* held in the PBA */
-    g_assert_true(msix_query_flag(x->qts, TDEV_ID, 3, "pending"));
+    g_assert_true(msix_query_flag(x->qts, XEN_TDEV_ID, 3, "pending"));
     xen_set_port_mask(x, bp.port, false);
 
     /* Unmap: the irq, its vector and the entry are released */
@@ -273,7 +279,8 @@ static void test_dom0_msix(void)
     g_assert_null(xen_irq_desc(x, pirq3));
     g_assert_cmpint(xen_vector_irq(x, cpu, vector), ==, -1);
     g_assert_null(xen_pirq_info(x, pirq3));
-    g_assert_cmphex(xen_entry_ctrl(x, 3), ==, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_VECTOR_CTRL), ==,
+                    PCI_MSIX_ENTRY_CTRL_MASKBIT);
     msix_entry_writel(x->dev, 3, PCI_MSIX_ENTRY_DATA, 0x55);
     g_assert_cmphex(msix_entry_readl(x->dev, 3, PCI_MSIX_ENTRY_DATA), ==,
                     0x55);
@@ -296,12 +303,13 @@ static void test_dom0_msix(void)
  */
 static void test_dom0_msi(void)
 {
-    Xen *x = xen_domain(2, 0, "-device xen-physirq -device msix-testdev,id="
-                        TDEV_ID ",addr=04.0,msix=off");
+    XenGuest *x = xen_domain(2, 0, "-device xen-physirq "
+                             "-device msix-testdev,id=" XEN_TDEV_ID
+                             ",addr=04.0,msix=off");
     uint64_t vi0 = xen_vcpu_info(x, 0);
     struct physdev_map_pirq m = {
         .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MULTI_MSI, .index = -1,
-        .pirq = -1, .devfn = TDEV_DEVFN, .entry_nr = 4,
+        .pirq = -1, .devfn = XEN_TDEV_DEVFN, .entry_nr = 4,
     };
     struct evtchn_bind_pirq bp;
     g_autoptr(QDict) d0 = NULL;
@@ -310,13 +318,13 @@ static void test_dom0_msi(void)
     uint8_t cap;
     int i;
 
-    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    x->dev = qpci_device_find(x->qs->pcibus, XEN_TDEV_DEVFN);
     g_assert(x->dev);
     qpci_device_enable(x->dev);
     x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
     cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSI, 0);
 
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, 0);
     g_assert_cmpint(m.entry_nr, ==, 4);
     d0 = xen_irq_desc(x, m.pirq);
     g_assert(d0);
@@ -345,21 +353,21 @@ static void test_dom0_msi(void)
     g_assert_cmphex(qpci_config_readl(x->dev, cap + PCI_MSI_ADDRESS_LO) |
                     (uint64_t)qpci_config_readl(x->dev,
                                                 cap + PCI_MSI_ADDRESS_HI) << 32,
-                    ==, XEN_MSI_ADDRESS(qdict_get_int(d0, "apic-id")));
+                    ==, x86_msi_compose_addr(qdict_get_int(d0, "apic-id")));
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
-                    XEN_MSI_DATA(base));
+                    x86_msi_compose_data(base));
     /* ...owned: the guest's writes are ignored */
     qpci_config_writew(x->dev, cap + PCI_MSI_DATA_64, 0x55);
     qpci_config_writew(x->dev, cap + PCI_MSI_FLAGS,
                        flags & ~PCI_MSI_FLAGS_ENABLE);
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_DATA_64), ==,
-                    XEN_MSI_DATA(base));
+                    x86_msi_compose_data(base));
     g_assert_cmphex(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS), ==,
                     flags);
 
     /* Vector 2 of the block: pirq + 2's port; vector 1: unbound, dropped */
     bp = (struct evtchn_bind_pirq) { .pirq = m.pirq + 2 };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
     xen_raise_vector(x, 2);
     g_assert_true(xen_port_pending(x, bp.port));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
@@ -393,15 +401,15 @@ static void test_dom0_msi(void)
     /* MAP_PIRQ_TYPE_MSI without a table_base: one vector */
     m = (struct physdev_map_pirq) { .domid = DOMID_SELF,
                                     .type = MAP_PIRQ_TYPE_MSI, .index = -1,
-                                    .pirq = -1, .devfn = TDEV_DEVFN };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+                                    .pirq = -1, .devfn = XEN_TDEV_DEVFN };
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, 0);
     g_assert_cmpint(m.entry_nr, ==, 1);
     g_assert_cmpint(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS) &
                     PCI_MSI_FLAGS_QSIZE, ==, 0);
     g_assert_nonnull(xen_irq_desc(x, m.pirq));
     /* ...and a second mapping of the capability is refused */
     m.pirq = -1;
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EBUSY);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EBUSY);
     xen_stop(x);
 }
 
@@ -411,34 +419,34 @@ static void test_dom0_msi(void)
  */
 static void test_dom0_msix_errors(void)
 {
-    Xen *x = xen_dom0(1);
+    XenGuest *x = xen_dom0(1);
     uint64_t bar = xen_msix_table_bar(x);
     uint8_t cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
     int size = (qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS) &
                 PCI_MSIX_FLAGS_QSIZE) + 1;
     struct physdev_map_pirq m = {
-        .domid = DOMID + 3, .type = MAP_PIRQ_TYPE_MSI, .index = -1,
-        .pirq = -1, .devfn = TDEV_DEVFN, .table_base = bar,
+        .domid = XEN_QTEST_DOMID + 3, .type = MAP_PIRQ_TYPE_MSI, .index = -1,
+        .pirq = -1, .devfn = XEN_TDEV_DEVFN, .table_base = bar,
     };
     struct physdev_eoi eoi = { .irq = 0x80000000u };
     struct physdev_irq_status_query q = { .irq = 0x80000000u };
 
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EPERM);
     m = (struct physdev_map_pirq) {
         .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MSI, .index = 5,
-        .pirq = -1, .devfn = TDEV_DEVFN, .table_base = bar,
+        .pirq = -1, .devfn = XEN_TDEV_DEVFN, .table_base = bar,
     };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, size, bar,
-                                 NULL), ==, -EINVAL);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, -1, bar,
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, size,
+                                 bar, NULL), ==, -EINVAL);
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, -1, bar,
                                  NULL), ==, -EINVAL);
     g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, QPCI_DEVFN(5, 0), 0, bar,
                                  NULL), ==, -ENODEV);
     g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, 0x1234, 0, bar, NULL),
                     ==, -ENODEV);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MULTI_MSI, TDEV_DEVFN, 0, bar,
-                                 NULL), ==, -EINVAL);
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MULTI_MSI, XEN_TDEV_DEVFN,
+                                 0, bar, NULL), ==, -EINVAL);
     /* multi-message MSI: a power of two up to 32, new pirqs only */
     {
         static const struct { int nvec, pirq; } bad[] = {
@@ -448,10 +456,11 @@ static void test_dom0_msix_errors(void)
         for (int i = 0; i < ARRAY_SIZE(bad); i++) {
             m = (struct physdev_map_pirq) {
                 .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_MULTI_MSI,
-                .index = -1, .pirq = bad[i].pirq, .devfn = TDEV_DEVFN,
+                .index = -1, .pirq = bad[i].pirq, .devfn = XEN_TDEV_DEVFN,
                 .entry_nr = bad[i].nvec,
             };
-            g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+            g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==,
+                            -EINVAL);
         }
     }
     {
@@ -461,12 +470,13 @@ static void test_dom0_msix_errors(void)
     }
     g_assert_false(xen_msix_enabled(x));
     /* pirqs beyond the domain's */
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, -EINVAL);
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, -EINVAL);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_eoi, eoi), ==, -EINVAL);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_irq_status_query, q), ==,
+                    -EINVAL);
     xen_stop(x);
 
     x = xen_tdev(1, 0);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 0,
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, 0,
                                  xen_msix_table_bar(x), NULL), ==, -EINVAL);
     {
         g_autoptr(QDict) info = xen_irqs(x);
@@ -483,7 +493,7 @@ static void test_dom0_msix_errors(void)
  */
 static void test_gsi_pirq(void)
 {
-    Xen *x = xen_intx(1);
+    XenGuest *x = xen_intx(1);
     int gsi = xen_intx_gsi(x);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     struct physdev_map_pirq m = { .domid = DOMID_SELF,
@@ -494,16 +504,16 @@ static void test_gsi_pirq(void)
     struct evtchn_bind_pirq bp;
     g_autoptr(QDict) info = NULL;
 
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, 0);
     info = xen_pirq_info(x, m.pirq);
     g_assert_cmpstr(qdict_get_str(info, "source"), ==, "gsi");
     g_assert_cmpint(qdict_get_int(info, "gsi"), ==, gsi);
     q = (struct physdev_irq_status_query) { .irq = m.pirq };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_irq_status_query, q), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_irq_status_query, q), ==, 0);
     g_assert_cmpuint(q.flags & XENIRQSTAT_needs_eoi, ==,
                      XENIRQSTAT_needs_eoi);
     bp = (struct evtchn_bind_pirq) { .pirq = m.pirq };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
 
     /* The line rises: an event, and the IOAPIC does not see it */
     xen_intx_line(x, true);
@@ -517,14 +527,14 @@ static void test_gsi_pirq(void)
     /* Handled, EOI while still asserted: sent again */
     xen_guest_ack(x, vi0, bp.port);
     eoi = (struct physdev_eoi) { .irq = m.pirq };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_eoi, eoi), ==, 0);
     g_assert_true(xen_port_pending(x, bp.port));
     g_assert_cmpuint(xen_upcall_pending(x, vi0), ==, 1);
 
     /* Handled, the line falls, EOI: nothing */
     xen_guest_ack(x, vi0, bp.port);
     xen_intx_line(x, false);
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_eoi, eoi), ==, 0);
     g_assert_false(xen_port_pending(x, bp.port));
 
     /* The next rising edge is a new event */
@@ -538,7 +548,7 @@ static void test_gsi_pirq(void)
     /* Unmapped: the line goes to the IOAPIC again */
     g_assert_cmpint(xen_close_port(x, bp.port), ==, 0);
     g_assert_cmpint(xen_unmap_pirq(x, m.pirq), ==, 0);
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_eoi, eoi), ==, -ENOENT);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_eoi, eoi), ==, -ENOENT);
     xen_intx_line(x, true);
     g_assert_true(qtest_get_irq(x->qts, gsi));
 
@@ -546,7 +556,7 @@ static void test_gsi_pirq(void)
     m = (struct physdev_map_pirq) { .domid = DOMID_SELF,
                                     .type = MAP_PIRQ_TYPE_GSI,
                                     .index = 24, .pirq = -1 };
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EINVAL);
     xen_stop(x);
 }
 
@@ -560,12 +570,9 @@ static void test_gsi_pirq(void)
  */
 static void test_migration(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("xen-evtchn-XXXXXX", NULL);
-    g_autofree char *uri = g_strdup_printf("file:%s/state", dir);
-    g_autofree char *state = g_strdup_printf("%s/state", dir);
     g_autofree char *args = xen_args(2, 0, XEN_DOM0_DEVICES " -incoming defer");
-    Xen *x = xen_dom0(2);
-    Xen *d = g_new0(Xen, 1);
+    XenGuest *x = xen_dom0(2);
+    XenGuest *d = g_new0(XenGuest, 1);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     g_autoptr(QDict) before = NULL, after = NULL;
     struct evtchn_bind_pirq bp;
@@ -574,10 +581,10 @@ static void test_migration(void)
     int pirq;
 
     ipi = xen_bind_ipi(x, 0);
-    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 3,
+    g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN, 3,
                                  xen_msix_table_bar(x), &pirq), ==, 0);
     bp = (struct evtchn_bind_pirq) { .pirq = pirq };
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
     xen_raise_vector(x, 3);                         /* pending, upcall raised */
     xen_set_port_mask(x, ipi, true);
     g_assert_cmpint(xen_send_port(x, ipi), ==, 0);  /* pending, masked */
@@ -589,10 +596,10 @@ static void test_migration(void)
 
     d->qs = xen_boot("%s", args);
     d->qts = d->qs->qts;
-    migrate_through_file(x->qts, d->qts, uri);
+    migrate_through_file(x->qts, d->qts);
     d->arg = x->arg;
     d->shinfo = x->shinfo;
-    d->dev = qpci_device_find(d->qs->pcibus, TDEV_DEVFN);
+    d->dev = qpci_device_find(d->qs->pcibus, XEN_TDEV_DEVFN);
     msix_copy_mapping(d->dev, x->dev);
     d->bar = x->bar;
     xen_stop(x);
@@ -626,7 +633,7 @@ static void test_migration(void)
     xen_guest_ack(d, vi0, bp.port);
     g_assert_true(xen_port_pending(d, ipi));
     um = (struct evtchn_unmask) { .port = ipi };
-    g_assert_cmpint(EVTCHN(d, EVTCHNOP_unmask, um), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(d, EVTCHNOP_unmask, um), ==, 0);
     g_assert_cmpuint(xen_upcall_pending(d, vi0), ==, 1);
     g_assert_cmpint(xen_vcpu_stat(d, 0, "upcalls"), ==, 2);
     xen_guest_ack(d, vi0, ipi);
@@ -641,8 +648,6 @@ static void test_migration(void)
         g_assert_cmpint(qdict_get_int(p, "delivered"), ==, 2);
     }
     xen_stop(d);
-    unlink(state);
-    rmdir(dir);
 }
 
 /*
@@ -669,14 +674,15 @@ static void bench_delivery(void)
     const char *path = g_getenv("IRQLAB_BENCH_PATH") ?: "lapic";
     const char *raises = g_getenv("IRQLAB_BENCH_RAISES");
     int n = raises ? atoi(raises) : 2000;
-    Xen *x = xen_dom0(1);
+    XenGuest *x = xen_dom0(1);
     uint64_t vi0 = xen_vcpu_info(x, 0);
     uint32_t port = 0;
     gint64 t0, spent = 0;
     int i;
 
     if (!strcmp(path, "lapic")) {
-        msix_entry_set(x->dev, 1, APIC_MSI_ADDRESS, 0x40);
+        msix_entry_set(x->dev, 1, x86_msi_compose_addr(0),
+                       X86_MSI_DATA_VECTOR(0x40));
         msix_entry_mask(x->dev, 1, false);
         xen_set_msix_enable(x, true);
     } else {
@@ -689,11 +695,12 @@ static void bench_delivery(void)
             xen_msix_entry_pirq(x, 1, pirq, true);
         } else {
             g_assert_cmpstr(path, ==, "dom0-pirq");
-            g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, TDEV_DEVFN, 1,
-                                         xen_msix_table_bar(x), &pirq), ==, 0);
+            g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI, XEN_TDEV_DEVFN,
+                                         1, xen_msix_table_bar(x), &pirq),
+                            ==, 0);
         }
         bp = (struct evtchn_bind_pirq) { .pirq = pirq };
-        g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+        g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
         port = bp.port;
     }
 
@@ -710,7 +717,7 @@ static void bench_delivery(void)
     if (port) {
         g_assert_cmpint(xen_vcpu_stat(x, 0, "upcalls"), ==, n);
     } else {
-        g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, 1, "sent"), ==,
+        g_assert_cmpint(msix_query_counter(x->qts, XEN_TDEV_ID, 1, "sent"), ==,
                         n);
         g_assert_true(lapic_irr_has(x->qts, 0, 0x40));
     }
@@ -718,11 +725,11 @@ static void bench_delivery(void)
 }
 
 /* msix-testdev's event log from @since on (x-query-msix-log; new ref.) */
-static QDict *msix_log_since(Xen *x, int64_t since)
+static QDict *msix_log_since(XenGuest *x, int64_t since)
 {
     QDict *rsp = qtest_qmp(x->qts, "{'execute': 'x-query-msix-log', "
                            "'arguments': {'device': %s, 'since': %" PRId64
-                           "}}", TDEV_ID, since);
+                           "}}", XEN_TDEV_ID, since);
     QDict *log = qobject_ref(qdict_get_qdict(rsp, "return"));
 
     qobject_unref(rsp);
@@ -730,7 +737,7 @@ static QDict *msix_log_since(Xen *x, int64_t since)
 }
 
 /* pci_msix_clear_and_set_ctrl(): dom0's write of MSI-X's message control */
-static void msix_control(Xen *x, uint8_t cap, uint16_t clear, uint16_t set)
+static void msix_control(XenGuest *x, uint8_t cap, uint16_t clear, uint16_t set)
 {
     uint16_t ctrl = qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS);
 
@@ -775,7 +782,7 @@ static void test_dom0_replay(void)
     g_autofree int *unload_vcpus = NULL, *unload_messages = NULL;
     gsize nr = 3, nr_messages = 3, nr_close = 0, nr_unload = 0;
     int smp = 2;
-    Xen *x;
+    XenGuest *x;
     uint64_t bar;
     uint8_t cap;
     g_autofree int *pirqs = NULL;
@@ -826,24 +833,25 @@ static void test_dom0_replay(void)
     cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
     qtest_irq_intercept_out_named(x->qts, "/machine/xen-upcall", "upcall");
 
-    since = msix_log_next_seq(x->qts, TDEV_ID);
+    since = msix_log_next_seq(x->qts, XEN_TDEV_ID);
     msix_control(x, cap, 0, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
     for (gsize i = 0; i < nr; i++) {
-        g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI_SEG, TDEV_DEVFN, i,
-                                     bar, &pirqs[i]), ==, 0);
+        g_assert_cmpint(xen_map_msix(x, MAP_PIRQ_TYPE_MSI_SEG,
+                                     XEN_TDEV_DEVFN, i, bar, &pirqs[i]),
+                        ==, 0);
     }
     msix_control(x, cap, PCI_MSIX_FLAGS_MASKALL, 0);
     for (gsize i = 0; i < nr; i++) {
         struct evtchn_bind_pirq bp = { .pirq = pirqs[i] };
 
-        g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_pirq, bp), ==, 0);
+        g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_pirq, bp), ==, 0);
         ports[i] = bp.port;
     }
     for (gsize i = 0; i < nr; i++) {
         struct evtchn_bind_vcpu bv = { .port = ports[i], .vcpu = vcpus[i] };
 
         if (vcpus[i]) {
-            g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
+            g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
         }
     }
     for (gsize i = 0; i < nr; i++) {
@@ -851,7 +859,7 @@ static void test_dom0_replay(void)
             xen_raise_vector(x, i);
             xen_guest_ack(x, xen_vcpu_info(x, vcpus[i]), ports[i]);
         }
-        g_assert_cmpint(msix_query_counter(x->qts, TDEV_ID, i, "sent"), ==,
+        g_assert_cmpint(msix_query_counter(x->qts, XEN_TDEV_ID, i, "sent"), ==,
                         messages[i]);
     }
     for (gsize i = 0; i < nr; i++) {
@@ -869,7 +877,7 @@ static void test_dom0_replay(void)
                                        .vcpu = unload_vcpus[i] };
 
         if (unload_vcpus[i] >= 0) {
-            g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
+            g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_vcpu, bv), ==, 0);
             vcpus[i] = unload_vcpus[i];
         }
         for (int k = 0; k < unload_messages[i]; k++) {

@@ -6,30 +6,32 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "msix-entry.h"
 #include "msix-query.h"
 #include "xen-qtest.h"
 
 /* --------------------------------------------------------- hypercalls */
 
-int64_t xen_hcall_on(Xen *x, uint32_t vcpu, uint32_t op, uint64_t a0,
+int64_t xen_hcall_on(XenGuest *x, uint32_t vcpu, uint32_t op, uint64_t a0,
                      uint64_t a1, uint64_t a2)
 {
+    const uint16_t port = XEN_HCALL_PORT_DEFAULT_IOBASE;
     uint64_t args[XEN_HCALL_PORT_NR_ARGS] = { a0, a1, a2 };
     uint64_t lo, hi;
 
-    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_VCPU, vcpu);
-    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_OP, op);
+    qtest_outl(x->qts, port + XEN_HCALL_PORT_VCPU, vcpu);
+    qtest_outl(x->qts, port + XEN_HCALL_PORT_OP, op);
     for (int i = 0; i < XEN_HCALL_PORT_NR_ARGS; i++) {
-        qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_ARG_LO(i), args[i]);
-        qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_ARG_HI(i), args[i] >> 32);
+        qtest_outl(x->qts, port + XEN_HCALL_PORT_ARG_LO(i), args[i]);
+        qtest_outl(x->qts, port + XEN_HCALL_PORT_ARG_HI(i), args[i] >> 32);
     }
-    qtest_outl(x->qts, IOBASE + XEN_HCALL_PORT_DOORBELL, 1);
-    lo = qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_RESULT_LO);
-    hi = qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_RESULT_HI);
+    qtest_outl(x->qts, port + XEN_HCALL_PORT_DOORBELL, 1);
+    lo = qtest_inl(x->qts, port + XEN_HCALL_PORT_RESULT_LO);
+    hi = qtest_inl(x->qts, port + XEN_HCALL_PORT_RESULT_HI);
     return (int64_t)(hi << 32 | lo);
 }
 
-int64_t xen_hcall_struct(Xen *x, uint32_t op, int cmd, void *buf,
+int64_t xen_hcall_struct(XenGuest *x, uint32_t op, int cmd, void *buf,
                          size_t len)
 {
     int64_t ret;
@@ -40,41 +42,41 @@ int64_t xen_hcall_struct(Xen *x, uint32_t op, int cmd, void *buf,
     return ret;
 }
 
-int64_t xen_set_param(Xen *x, uint32_t index, uint64_t value)
+int64_t xen_set_param(XenGuest *x, uint32_t index, uint64_t value)
 {
     struct xen_hvm_param hp = { .domid = DOMID_SELF, .index = index,
                                 .value = value };
 
-    return HVMOP(x, HVMOP_set_param, hp);
+    return XEN_HVM_OP(x, HVMOP_set_param, hp);
 }
 
-uint32_t xen_alloc_unbound(Xen *x)
+uint32_t xen_alloc_unbound(XenGuest *x)
 {
     struct evtchn_alloc_unbound a = { .dom = DOMID_SELF,
                                       .remote_dom = DOMID_SELF };
 
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_alloc_unbound, a), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_alloc_unbound, a), ==, 0);
     return a.port;
 }
 
-int64_t xen_close_port(Xen *x, uint32_t port)
+int64_t xen_close_port(XenGuest *x, uint32_t port)
 {
     struct evtchn_close c = { .port = port };
 
-    return EVTCHN(x, EVTCHNOP_close, c);
+    return XEN_EVTCHN_OP(x, EVTCHNOP_close, c);
 }
 
-int64_t xen_send_port(Xen *x, uint32_t port)
+int64_t xen_send_port(XenGuest *x, uint32_t port)
 {
     struct evtchn_send s = { .port = port };
 
-    return EVTCHN(x, EVTCHNOP_send, s);
+    return XEN_EVTCHN_OP(x, EVTCHNOP_send, s);
 }
 
-struct evtchn_status xen_port_status(Xen *x, uint32_t port, int64_t *ret)
+struct evtchn_status xen_port_status(XenGuest *x, uint32_t port, int64_t *ret)
 {
     struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
-    int64_t r = EVTCHN(x, EVTCHNOP_status, st);
+    int64_t r = XEN_EVTCHN_OP(x, EVTCHNOP_status, st);
 
     if (ret) {
         *ret = r;
@@ -84,34 +86,34 @@ struct evtchn_status xen_port_status(Xen *x, uint32_t port, int64_t *ret)
     return st;
 }
 
-uint32_t xen_bind_ipi(Xen *x, uint32_t vcpu)
+uint32_t xen_bind_ipi(XenGuest *x, uint32_t vcpu)
 {
     struct evtchn_bind_ipi b = { .vcpu = vcpu };
 
-    g_assert_cmpint(EVTCHN(x, EVTCHNOP_bind_ipi, b), ==, 0);
+    g_assert_cmpint(XEN_EVTCHN_OP(x, EVTCHNOP_bind_ipi, b), ==, 0);
     return b.port;
 }
 
 /* --------------------------------------------- guest memory and state */
 
-static bool shinfo_bit(Xen *x, size_t field, uint32_t port)
+static bool shinfo_bit(XenGuest *x, size_t field, uint32_t port)
 {
     uint64_t word = qtest_readq(x->qts, x->shinfo + field + port / 64 * 8);
 
     return word & (1ULL << (port % 64));
 }
 
-bool xen_port_pending(Xen *x, uint32_t port)
+bool xen_port_pending(XenGuest *x, uint32_t port)
 {
     return shinfo_bit(x, offsetof(struct shared_info, evtchn_pending), port);
 }
 
-bool xen_port_masked(Xen *x, uint32_t port)
+bool xen_port_masked(XenGuest *x, uint32_t port)
 {
     return shinfo_bit(x, offsetof(struct shared_info, evtchn_mask), port);
 }
 
-void xen_set_port_mask(Xen *x, uint32_t port, bool on)
+void xen_set_port_mask(XenGuest *x, uint32_t port, bool on)
 {
     uint64_t a = x->shinfo + offsetof(struct shared_info, evtchn_mask) +
                  port / 64 * 8;
@@ -121,24 +123,24 @@ void xen_set_port_mask(Xen *x, uint32_t port, bool on)
                                : w & ~(1ULL << (port % 64)));
 }
 
-uint64_t xen_vcpu_info(Xen *x, uint32_t vcpu)
+uint64_t xen_vcpu_info(XenGuest *x, uint32_t vcpu)
 {
     return x->shinfo + vcpu * sizeof(struct vcpu_info);
 }
 
-uint8_t xen_upcall_pending(Xen *x, uint64_t vi)
+uint8_t xen_upcall_pending(XenGuest *x, uint64_t vi)
 {
     return qtest_readb(x->qts,
                        vi + offsetof(struct vcpu_info, evtchn_upcall_pending));
 }
 
-uint64_t xen_pending_sel(Xen *x, uint64_t vi)
+uint64_t xen_pending_sel(XenGuest *x, uint64_t vi)
 {
     return qtest_readq(x->qts,
                        vi + offsetof(struct vcpu_info, evtchn_pending_sel));
 }
 
-void xen_guest_ack(Xen *x, uint64_t vi, uint32_t port)
+void xen_guest_ack(XenGuest *x, uint64_t vi, uint32_t port)
 {
     uint64_t a = x->shinfo + offsetof(struct shared_info, evtchn_pending) +
                  port / 64 * 8;
@@ -150,7 +152,7 @@ void xen_guest_ack(Xen *x, uint64_t vi, uint32_t port)
     qtest_writeq(x->qts, a, qtest_readq(x->qts, a) & ~(1ULL << (port % 64)));
 }
 
-int64_t xen_poll_ns(Xen *x)
+int64_t xen_poll_ns(XenGuest *x)
 {
     g_autoptr(QDict) r = qtest_qmp(x->qts, "{'execute': 'qom-get', "
                                    "'arguments': {'path': '/machine/xen-upcall',"
@@ -159,13 +161,13 @@ int64_t xen_poll_ns(Xen *x)
     return qdict_get_int(r, "return");
 }
 
-QDict *xen_irqs(Xen *x)
+QDict *xen_irqs(XenGuest *x)
 {
     return qtest_qmp_assert_success_ref(x->qts,
                                         "{'execute': 'x-query-xen-irqs'}");
 }
 
-QDict *xen_irqs_find(Xen *x, const char *list, const char *key,
+QDict *xen_irqs_find(XenGuest *x, const char *list, const char *key,
                      int64_t val)
 {
     g_autoptr(QDict) info = xen_irqs(x);
@@ -181,7 +183,7 @@ QDict *xen_irqs_find(Xen *x, const char *list, const char *key,
     return NULL;
 }
 
-int64_t xen_vcpu_stat(Xen *x, uint32_t vcpu, const char *key)
+int64_t xen_vcpu_stat(XenGuest *x, uint32_t vcpu, const char *key)
 {
     g_autoptr(QDict) v = xen_irqs_find(x, "vcpus", "vcpu", vcpu);
 
@@ -192,12 +194,12 @@ int64_t xen_vcpu_stat(Xen *x, uint32_t vcpu, const char *key)
     return qdict_get_int(v, key);
 }
 
-QDict *xen_pirq_info(Xen *x, uint32_t pirq)
+QDict *xen_pirq_info(XenGuest *x, uint32_t pirq)
 {
     return xen_irqs_find(x, "pirqs", "pirq", pirq);
 }
 
-QDict *xen_event_info(Xen *x, uint32_t port)
+QDict *xen_event_info(XenGuest *x, uint32_t port)
 {
     g_autoptr(QDict) resp = qtest_qmp(x->qts,
                                       "{'execute': 'xen-event-list'}");
@@ -237,27 +239,27 @@ char *xen_args(int smp, int pirqs, const char *extra)
     return g_strdup_printf("-machine q35 -nodefaults -smp %d "
                            "-accel %s,xen-version=%d%s "
                            "-device xen-hypercall-port %s",
-                           smp, xen_accel, XEN_VERSION, max_pirq,
+                           smp, xen_accel, XEN_QTEST_VERSION, max_pirq,
                            extra ?: "");
 }
 
-Xen *xen_start(int smp, int pirqs, const char *extra)
+XenGuest *xen_start(int smp, int pirqs, const char *extra)
 {
-    Xen *x = g_new0(Xen, 1);
+    XenGuest *x = g_new0(XenGuest, 1);
     g_autofree char *args = xen_args(smp, pirqs, extra);
 
     x->qs = xen_boot("%s", args);
     x->qts = x->qs->qts;
-    g_assert_cmphex(qtest_inl(x->qts, IOBASE + XEN_HCALL_PORT_ID), ==,
-                    XEN_HCALL_PORT_ID_VALUE);
+    g_assert_cmphex(qtest_inl(x->qts, XEN_HCALL_PORT_DEFAULT_IOBASE +
+                              XEN_HCALL_PORT_ID), ==, XEN_HCALL_PORT_ID_VALUE);
     x->arg = guest_alloc(&x->qs->alloc, 4096);
     x->shinfo = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
     return x;
 }
 
-Xen *xen_domain(int smp, int pirqs, const char *extra)
+XenGuest *xen_domain(int smp, int pirqs, const char *extra)
 {
-    Xen *x = xen_start(smp, pirqs, extra);
+    XenGuest *x = xen_start(smp, pirqs, extra);
     struct xen_add_to_physmap xatp = {
         .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info, .idx = 0,
         .gpfn = x->shinfo >> 12,
@@ -267,12 +269,13 @@ Xen *xen_domain(int smp, int pirqs, const char *extra)
                                      XENMEM_add_to_physmap, &xatp,
                                      sizeof(xatp)), ==, 0);
     g_assert_cmpint(xen_set_param(x, HVM_PARAM_CALLBACK_IRQ,
-                                  HVM_CALLBACK(HVM_PARAM_CALLBACK_TYPE_VECTOR,
-                                               CALLBACK_VECTOR)), ==, 0);
+                                  XEN_CALLBACK_VIA(
+                                      HVM_PARAM_CALLBACK_TYPE_VECTOR,
+                                      HYPERVISOR_CALLBACK_VECTOR)), ==, 0);
     return x;
 }
 
-void xen_stop(Xen *x)
+void xen_stop(XenGuest *x)
 {
     g_free(x->dev);
     qtest_shutdown(x->qs);
@@ -281,12 +284,13 @@ void xen_stop(Xen *x)
 
 /* ------------------------------------------------------ pirqs (MSI-X) */
 
-Xen *xen_tdev(int smp, int pirqs)
+XenGuest *xen_tdev(int smp, int pirqs)
 {
-    Xen *x = xen_domain(smp, pirqs,
-                        "-device msix-testdev,id=" TDEV_ID ",addr=04.0");
+    XenGuest *x = xen_domain(smp, pirqs,
+                             "-device msix-testdev,id=" XEN_TDEV_ID
+                             ",addr=04.0");
 
-    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    x->dev = qpci_device_find(x->qs->pcibus, XEN_TDEV_DEVFN);
     g_assert(x->dev);
     qpci_device_enable(x->dev);
     x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
@@ -294,37 +298,28 @@ Xen *xen_tdev(int smp, int pirqs)
     return x;
 }
 
-void xen_msix_entry_pirq(Xen *x, int v, uint32_t pirq, bool masked)
+void xen_msix_entry_pirq(XenGuest *x, int v, uint32_t pirq, bool masked)
 {
-    uint64_t addr = APIC_MSI_ADDRESS |
-                    (pirq & 0xff) << MSI_ADDR_DEST_ID_SHIFT |
-                    (uint64_t)(pirq & ~0xffU) << 32;
-
-    msix_entry_set(x->dev, v, addr, 0);
-    msix_entry_mask(x->dev, v, masked);
+    msix_entry_program(x->dev, v, x86_msi_compose_xen_pirq_addr(pirq), 0,
+                       masked);
 }
 
-uint32_t xen_entry_ctrl(Xen *x, int v)
-{
-    return msix_entry_readl(x->dev, v, PCI_MSIX_ENTRY_VECTOR_CTRL);
-}
-
-void xen_raise_vector(Xen *x, int v)
+void xen_raise_vector(XenGuest *x, int v)
 {
     qpci_io_writel(x->dev, x->bar, MSIX_TESTDEV_REG_RAISE, v);
 }
 
-uint32_t xen_get_free_pirq(Xen *x)
+uint32_t xen_get_free_pirq(XenGuest *x)
 {
     struct physdev_get_free_pirq g = { .type = MAP_PIRQ_TYPE_MSI };
 
-    g_assert_cmpint(PHYSDEV(x, PHYSDEVOP_get_free_pirq, g), ==, 0);
+    g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_get_free_pirq, g), ==, 0);
     return g.pirq;
 }
 
 /* ------------------------------ dom0-style MSI-X (PHYSDEVOP_map_pirq) */
 
-void xen_set_msix_enable(Xen *x, bool on)
+void xen_set_msix_enable(XenGuest *x, bool on)
 {
     uint8_t cap = qpci_find_capability(x->dev, PCI_CAP_ID_MSIX, 0);
     uint16_t ctrl = qpci_config_readw(x->dev, cap + PCI_MSIX_FLAGS);
@@ -334,11 +329,11 @@ void xen_set_msix_enable(Xen *x, bool on)
                           : ctrl & ~PCI_MSIX_FLAGS_ENABLE);
 }
 
-Xen *xen_dom0(int smp)
+XenGuest *xen_dom0(int smp)
 {
-    Xen *x = xen_domain(smp, 0, XEN_DOM0_DEVICES);
+    XenGuest *x = xen_domain(smp, 0, XEN_DOM0_DEVICES);
 
-    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    x->dev = qpci_device_find(x->qs->pcibus, XEN_TDEV_DEVFN);
     g_assert(x->dev);
     qpci_device_enable(x->dev);
     x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
@@ -347,7 +342,7 @@ Xen *xen_dom0(int smp)
     return x;
 }
 
-uint64_t xen_msix_table_bar(Xen *x)
+uint64_t xen_msix_table_bar(XenGuest *x)
 {
     int reg = PCI_BASE_ADDRESS_0 + 4 * MSIX_TESTDEV_BAR_MSIX;
 
@@ -355,7 +350,7 @@ uint64_t xen_msix_table_bar(Xen *x)
            (uint64_t)qpci_config_readl(x->dev, reg + 4) << 32;
 }
 
-int64_t xen_map_msix(Xen *x, int type, int devfn, int entry,
+int64_t xen_map_msix(XenGuest *x, int type, int devfn, int entry,
                      uint64_t table_base, int *pirq)
 {
     struct physdev_map_pirq m = {
@@ -363,7 +358,7 @@ int64_t xen_map_msix(Xen *x, int type, int devfn, int entry,
         .bus = 0, .devfn = devfn, .entry_nr = entry,
         .table_base = table_base,
     };
-    int64_t ret = PHYSDEV(x, PHYSDEVOP_map_pirq, m);
+    int64_t ret = XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m);
 
     if (pirq) {
         *pirq = m.pirq;
@@ -371,19 +366,19 @@ int64_t xen_map_msix(Xen *x, int type, int devfn, int entry,
     return ret;
 }
 
-int64_t xen_unmap_pirq(Xen *x, int pirq)
+int64_t xen_unmap_pirq(XenGuest *x, int pirq)
 {
     struct physdev_unmap_pirq u = { .domid = DOMID_SELF, .pirq = pirq };
 
-    return PHYSDEV(x, PHYSDEVOP_unmap_pirq, u);
+    return XEN_PHYSDEV_OP(x, PHYSDEVOP_unmap_pirq, u);
 }
 
-QDict *xen_irq_desc(Xen *x, int pirq)
+QDict *xen_irq_desc(XenGuest *x, int pirq)
 {
     return xen_irqs_find(x, "irqs", "pirq", pirq);
 }
 
-int64_t xen_vector_irq(Xen *x, int64_t cpu, int64_t vector)
+int64_t xen_vector_irq(XenGuest *x, int64_t cpu, int64_t vector)
 {
     g_autoptr(QDict) info = xen_irqs(x);
     QListEntry *e;
@@ -399,19 +394,19 @@ int64_t xen_vector_irq(Xen *x, int64_t cpu, int64_t vector)
     return -1;
 }
 
-bool xen_msix_enabled(Xen *x)
+bool xen_msix_enabled(XenGuest *x)
 {
-    g_autoptr(QDict) st = msix_query_state(x->qts, TDEV_ID);
+    g_autoptr(QDict) st = msix_query_state(x->qts, XEN_TDEV_ID);
 
     return qdict_get_bool(st, "enabled");
 }
 
 /* -------------------------------------- GSIs: msix-testdev's INTx line */
 
-Xen *xen_intx(int smp)
+XenGuest *xen_intx(int smp)
 {
-    Xen *x = xen_domain(smp, 0, "-device msix-testdev,id=" TDEV_ID
-                        ",addr=04.0,msix=off,msi=off");
+    XenGuest *x = xen_domain(smp, 0, "-device msix-testdev,id=" XEN_TDEV_ID
+                             ",addr=04.0,msix=off,msi=off");
     uint64_t sq = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
     uint64_t cq = ROUND_UP(guest_alloc(&x->qs->alloc, 2 * 4096), 4096);
     uint8_t sqe[MSIX_TESTDEV_SQE_SIZE] = { 0 };
@@ -419,7 +414,7 @@ Xen *xen_intx(int smp)
     QPCIBar b;
 
     qtest_irq_intercept_in(x->qts, "ioapic");
-    x->dev = qpci_device_find(x->qs->pcibus, TDEV_DEVFN);
+    x->dev = qpci_device_find(x->qs->pcibus, XEN_TDEV_DEVFN);
     g_assert(x->dev);
     qpci_device_enable(x->dev);
     b = x->bar = qpci_iomap(x->dev, MSIX_TESTDEV_BAR_REGS, NULL);
@@ -440,13 +435,13 @@ Xen *xen_intx(int smp)
     return x;
 }
 
-void xen_intx_line(Xen *x, bool high)
+void xen_intx_line(XenGuest *x, bool high)
 {
     qpci_io_writel(x->dev, x->bar, high ? MSIX_TESTDEV_REG_INTMC
                                         : MSIX_TESTDEV_REG_INTMS, 1);
 }
 
-int xen_intx_gsi(Xen *x)
+int xen_intx_gsi(XenGuest *x)
 {
     int gsi, found = -1;
 

@@ -296,7 +296,6 @@ static void test_guest(void)
     g_assert_cmpint(vcpu0_stat(qts, "injections"), ==, 2);
 
     qtest_quit(qts);
-    unlink(bios);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,467 @@
+/*
+ * msix-testdev: queues, completions and interrupts, step by step
+ *
+ * Drives the device as an NVMe-style driver would (admin queue, I/O
+ * queue pairs on distinct vectors, commands, completions with a phase
+ * bit) and checks, at each step, guest RAM, the device's registers and
+ * what x-query-msix reports.  docs/specs/msix-testdev.rst is the
+ * contract; include/hw/misc/msix-testdev-regs.h the register map.
+ *
+ * Tests of the qgraph node "msix-testdev" (libqos/msix-testdev.h), run by
+ * qos-test on every machine with a PCI bus; the options each test gives
+ * the device are in msix_testdev_register_tests().  qos-test keeps QEMU
+ * running between tests of the same command line and resets the
+ * machine, which leaves guest RAM as it was: tests zero the words they
+ * expect messages in.  Migration and the `make bench` workloads start
+ * their own machines: msix-testdev-test.c.
+ *
+ * Copyright (c) 2026 irqlab developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/module.h"
+#include "libqtest.h"
+#include "libqos/qgraph.h"
+#include "libqos/msix-testdev.h"
+#include "qobject/qdict.h"
+#include "standard-headers/linux/pci_regs.h"
+#include "msix-entry.h"
+#include "msix-query.h"
+
+/* @bytes of guest RAM for messages, zeroed */
+static uint64_t msg_alloc(QMsixTestdev *t, size_t bytes)
+{
+    uint64_t msg = guest_alloc(t->alloc, bytes);
+
+    qtest_memset(t->qts, msg, 0, bytes);
+    return msg;
+}
+
+/* Messages vector @vector sent since reset, as x-query-msix counts them */
+static int64_t sent(QMsixTestdev *t, int vector)
+{
+    return msix_query_counter(t->qts, QMSIX_TESTDEV_ID, vector, "sent");
+}
+
+static void test_identity_and_defaults(void *obj, void *data,
+                                       QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t cap = qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CAP) |
+                   (uint64_t)qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CAP + 4)
+                   << 32;
+
+    g_assert_cmphex(qpci_config_readw(&t->dev, PCI_VENDOR_ID), ==,
+                    MSIX_TESTDEV_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(&t->dev, PCI_DEVICE_ID), ==,
+                    MSIX_TESTDEV_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readw(&t->dev, PCI_CLASS_DEVICE), ==,
+                    MSIX_TESTDEV_CLASS);
+    g_assert_cmpuint(cap & MSIX_TESTDEV_CAP_MQES_MASK, ==,
+                     MSIX_TESTDEV_MAX_QUEUE_ENTRIES - 1);
+    g_assert_cmpuint(cap >> MSIX_TESTDEV_CAP_NQ_SHIFT &
+                     MSIX_TESTDEV_CAP_NQ_MASK, ==, 8);
+    g_assert_cmpuint((cap >> MSIX_TESTDEV_CAP_NV_SHIFT &
+                      MSIX_TESTDEV_CAP_NV_MASK) + 1, ==, 9);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_VS), ==,
+                    MSIX_TESTDEV_VERSION);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CSTS), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                    MSIX_TESTDEV_ERR_NONE);
+    g_assert_cmpuint(qpci_msix_table_size(&t->dev), ==, 9);
+
+    /* 32 MSI vectors offered, one enabled: x-query-msix lists all 32. */
+    {
+        g_autoptr(QDict) msi = msi_query_state(t->qts, QMSIX_TESTDEV_ID,
+                                               "msi");
+
+        g_assert_cmpint(qdict_get_int(msi, "table-size"), ==,
+                        MSIX_TESTDEV_MSI_VECTORS);
+        g_assert_false(qdict_get_bool(msix_query_vector(msi, 31), "used"));
+    }
+}
+
+/*
+ * NVMe-like bring-up: admin queue, N pairs on distinct vectors, each
+ * vector aimed at its own word of guest RAM; a batch of commands on every
+ * SQ, one doorbell each: every completion lands with the right phase, and
+ * each vector gets exactly one message for its batch.  Then enough
+ * batches to wrap each CQ, so the phase flips.
+ */
+static void test_bringup(void *obj, void *data, QGuestAllocator *alloc)
+{
+    enum { PAIRS = 4, BATCHES = 3, PER_BATCH = QMSIX_TESTDEV_IO_ENTRIES - 1 };
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4 * (PAIRS + 1));
+    uint16_t cids[PAIRS + 1][PER_BATCH];
+
+    qmsix_testdev_msix_enable(t);
+    qmsix_testdev_enable_admin(t);
+    for (int q = 1; q <= PAIRS; q++) {
+        msix_entry_program(&t->dev, q, msg + 4 * q, 0xa000 + q, false);
+        qmsix_testdev_create_pair(t, q, q, true);
+    }
+    for (int b = 1; b <= BATCHES; b++) {
+        for (int q = 1; q <= PAIRS; q++) {
+            for (int i = 0; i < PER_BATCH; i++) {
+                cids[q][i] = qmsix_testdev_queue_cmd(t, q,
+                                                     MSIX_TESTDEV_CMD_NOOP,
+                                                     0, 0, 0);
+            }
+            qmsix_testdev_ring_sq(t, q);
+        }
+        for (int q = 1; q <= PAIRS; q++) {
+            for (int i = 0; i < PER_BATCH; i++) {
+                g_assert_cmphex(qmsix_testdev_reap(t, q, cids[q][i]), ==,
+                                MSIX_TESTDEV_SC_SUCCESS);
+            }
+            g_assert_cmphex(qtest_readl(t->qts, msg + 4 * q), ==,
+                            0xa000 + q);
+            g_assert_cmpint(sent(t, q), ==, b);
+        }
+    }
+    /*
+     * 9 completions on 4-entry CQs: the device wrote every slot with
+     * phase 1, then with phase 0, then slot 0 with phase 1 again.
+     */
+    for (int q = 1; q <= PAIRS; q++) {
+        for (int slot = 0; slot < QMSIX_TESTDEV_IO_ENTRIES; slot++) {
+            uint32_t dw3 = qtest_readl(t->qts, t->cq[q].base +
+                                       slot * MSIX_TESTDEV_CQE_SIZE +
+                                       MSIX_TESTDEV_CQE_STATUS);
+
+            g_assert_cmpint(!!(dw3 & MSIX_TESTDEV_CQE_PHASE), ==, slot == 0);
+        }
+    }
+    g_assert_cmpint(sent(t, 0), ==, 0);     /* admin vector: not enabled */
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                    MSIX_TESTDEV_ERR_NONE);
+}
+
+/*
+ * A masked vector: the completion is posted, the PBA bit set, no message;
+ * unmasking sends it and clears the bit.  The function mask likewise.  A
+ * CQ created without interrupts enabled never signals.
+ */
+static void test_masks_and_ien(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+
+    qmsix_testdev_msix_enable(t);
+    qmsix_testdev_enable_admin(t);
+    msix_entry_program(&t->dev, 1, msg, 0x5a, true);
+    qmsix_testdev_create_pair(t, 1, 1, true);
+    qmsix_testdev_create_pair(t, 2, 2, false);
+    msix_entry_program(&t->dev, 2, msg, 0x5b, false);
+
+    g_assert_cmphex(qmsix_testdev_run_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP,
+                                          0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    g_assert_true(qpci_msix_pending(&t->dev, 1));
+    g_assert_cmpint(sent(t, 1), ==, 0);
+    msix_entry_mask(&t->dev, 1, false);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x5a);
+    g_assert_false(qpci_msix_pending(&t->dev, 1));
+    g_assert_cmpint(sent(t, 1), ==, 1);
+
+    qtest_writel(t->qts, msg, 0);
+    qpci_config_writew(&t->dev, t->msix_cap + PCI_MSIX_FLAGS,
+                       PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    g_assert_cmphex(qmsix_testdev_run_cmd(t, 1, MSIX_TESTDEV_CMD_NOOP,
+                                          0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    g_assert_true(qpci_msix_pending(&t->dev, 1));
+    qpci_config_writew(&t->dev, t->msix_cap + PCI_MSIX_FLAGS,
+                       PCI_MSIX_FLAGS_ENABLE);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x5a);
+    g_assert_false(qpci_msix_pending(&t->dev, 1));
+
+    /* IEN clear: completions, never a message, never pending. */
+    qtest_writel(t->qts, msg, 0);
+    for (int i = 0; i < 2 * QMSIX_TESTDEV_IO_ENTRIES; i++) {
+        g_assert_cmphex(qmsix_testdev_run_cmd(t, 2, MSIX_TESTDEV_CMD_NOOP,
+                                              0, 0, 0), ==,
+                        MSIX_TESTDEV_SC_SUCCESS);
+    }
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    g_assert_false(qpci_msix_pending(&t->dev, 2));
+    g_assert_cmpint(sent(t, 2), ==, 0);
+}
+
+/*
+ * 2048 vectors: each raised once through RAISE, then once through an
+ * interrupt-test command, each to its own word of guest RAM; the counts
+ * are exact.
+ */
+static void test_2048_vectors(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4 * 2048);
+    g_autoptr(QDict) s = NULL;
+
+    qmsix_testdev_msix_enable(t);
+    g_assert_cmpuint(qpci_msix_table_size(&t->dev), ==, 2048);
+    for (int v = 0; v < 2048; v++) {
+        msix_entry_program(&t->dev, v, msg + 4 * v, v + 1, false);
+    }
+    for (int v = 0; v < 2048; v++) {
+        qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, v);
+    }
+    qmsix_testdev_enable_admin(t);
+    for (int v = 0; v < 2048; v++) {
+        g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_CMD_IRQ_TEST, v,
+                                            0, 0), ==,
+                        MSIX_TESTDEV_SC_SUCCESS);
+    }
+    for (int v = 0; v < 2048; v++) {
+        g_assert_cmphex(qtest_readl(t->qts, msg + 4 * v), ==, v + 1);
+    }
+    s = msix_query_state(t->qts, QMSIX_TESTDEV_ID);
+    for (int v = 0; v < 2048; v++) {
+        /* vector 0 is also the admin CQ's: one more per admin command */
+        g_assert_cmpint(qdict_get_int(msix_query_vector(s, v), "sent"), ==,
+                        v == 0 ? 2 + 2048 : 2);
+    }
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                    MSIX_TESTDEV_ERR_NONE);
+}
+
+/* With MSI-X off: MSI; INTMS holds MSI vector 0, INTMC releases it. */
+static void test_msi(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+    uint8_t cap = qpci_find_capability(&t->dev, PCI_CAP_ID_MSI, 0);
+
+    g_assert_cmphex(t->msix_cap, ==, 0);
+    qpci_config_writel(&t->dev, cap + PCI_MSI_ADDRESS_LO, msg);
+    qpci_config_writel(&t->dev, cap + PCI_MSI_ADDRESS_HI, msg >> 32);
+    qpci_config_writew(&t->dev, cap + PCI_MSI_DATA_64, 0x77);
+    qpci_config_writew(&t->dev, cap + PCI_MSI_FLAGS,
+                       qpci_config_readw(&t->dev, cap + PCI_MSI_FLAGS) |
+                       PCI_MSI_FLAGS_ENABLE);
+    qmsix_testdev_enable_admin(t);
+    g_assert_cmphex(qmsix_testdev_run_cmd(t, 0, MSIX_TESTDEV_CMD_NOOP,
+                                          0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x77);
+
+    qtest_writel(t->qts, msg, 0);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_INTMS, 1);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 0);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_INTMC, 1);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x77);
+}
+
+/*
+ * With MSI-X and MSI off: INTx (PCI status bit 3), level while the
+ * completion is unconsumed.
+ */
+static void test_intx(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint16_t cid;
+
+    g_assert_false(qpci_config_readw(&t->dev, PCI_STATUS) &
+                   PCI_STATUS_INTERRUPT);
+    qmsix_testdev_enable_admin(t);
+    cid = qmsix_testdev_queue_cmd(t, 0, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0);
+    qmsix_testdev_ring_sq(t, 0);
+    qmsix_testdev_wait_cqe(t, 0);
+    g_assert_true(qpci_config_readw(&t->dev, PCI_STATUS) &
+                  PCI_STATUS_INTERRUPT);
+    g_assert_cmphex(qmsix_testdev_reap(t, 0, cid), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
+    g_assert_false(qpci_config_readw(&t->dev, PCI_STATUS) &
+                   PCI_STATUS_INTERRUPT);
+}
+
+/* Each bad input: its error, and the device still works afterwards. */
+static void expect_err(QMsixTestdev *t, uint32_t code, uint32_t info)
+{
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==, code);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRINFO), ==,
+                    info);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_ERR, 0);
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                     MSIX_TESTDEV_ERR_NONE);
+}
+
+static void test_bad_input(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t io = QMSIX_TESTDEV_IO_ENTRIES;
+    QMsixTestdev *t = obj;
+    uint64_t unmapped = 0xf00000000ULL;     /* above RAM, no device */
+
+    /* Before enable */
+    qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(0), 1);
+    expect_err(t, MSIX_TESTDEV_ERR_NOT_ENABLED, MSIX_TESTDEV_SQ_TAIL_DB(0));
+    /* AQA etc. zero */
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_CC, MSIX_TESTDEV_CC_EN);
+    expect_err(t, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CSTS), ==, 0);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_CC, 0);
+
+    /* Register accesses */
+    qpci_io_writeb(&t->dev, t->bar, MSIX_TESTDEV_REG_CC, 1);
+    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_CC);
+    qpci_io_writel(&t->dev, t->bar, MSIX_TESTDEV_REG_CC + 2, 1);
+    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_CC + 2);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_VS, 1);
+    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_VS);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_VS), ==,
+                    MSIX_TESTDEV_VERSION);
+    qmsix_testdev_readl(t, 0x18);
+    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, 0x18);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 4);
+    expect_err(t, MSIX_TESTDEV_ERR_RAISE_VECTOR, 4);
+
+    qmsix_testdev_enable_admin(t);
+    /* Doorbells */
+    qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(2), 0);
+    expect_err(t, MSIX_TESTDEV_ERR_DB_QUEUE, MSIX_TESTDEV_SQ_TAIL_DB(2));
+    qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(0),
+                         QMSIX_TESTDEV_ADMIN_ENTRIES);
+    expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE, QMSIX_TESTDEV_ADMIN_ENTRIES);
+
+    /* Commands */
+    g_assert_cmphex(qmsix_testdev_admin(t, 0x7f, 0, 0, 0), ==,
+                    MSIX_TESTDEV_SC_INVALID_OPCODE);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
+                                        qmsix_testdev_queue_cdw10(3, io), 0,
+                                        0x100000), ==,
+                    MSIX_TESTDEV_SC_INVALID_QID);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
+                                        1 | (1u << 30), 0, 0x100000), ==,
+                    MSIX_TESTDEV_SC_INVALID_QSIZE);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
+                                        qmsix_testdev_queue_cdw10(1, io), 0,
+                                        0x100010), ==,
+                    MSIX_TESTDEV_SC_INVALID_FIELD);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_CQ,
+                                        qmsix_testdev_queue_cdw10(1, io),
+                                        4 << MSIX_TESTDEV_CQ_IV_SHIFT,
+                                        0x100000), ==,
+                    MSIX_TESTDEV_SC_INVALID_VECTOR);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
+                                        qmsix_testdev_queue_cdw10(1, io),
+                                        qmsix_testdev_sq_cdw11(1),
+                                        0x100000), ==,
+                    MSIX_TESTDEV_SC_CQ_INVALID);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_CMD_IRQ_TEST, 4,
+                                        0, 0), ==,
+                    MSIX_TESTDEV_SC_INVALID_VECTOR);
+    qmsix_testdev_create_pair(t, 1, 1, true);
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_DELETE_CQ, 1,
+                                        0, 0), ==,
+                    MSIX_TESTDEV_SC_INVALID_DELETE);
+    g_assert_cmphex(qmsix_testdev_run_cmd(t, 1, MSIX_TESTDEV_ADMIN_CREATE_CQ,
+                                          2, 0, 0), ==,
+                    MSIX_TESTDEV_SC_INVALID_OPCODE);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                    MSIX_TESTDEV_ERR_NONE);
+
+    /* A CQ head moved past what the device posted */
+    qmsix_testdev_writel(t, MSIX_TESTDEV_CQ_HEAD_DB(1),
+                         (t->cq[1].head + 1) % io);
+    expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE, (t->cq[1].head + 1) % io);
+
+    /* DMA: a command from an SQ the host placed in no memory */
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
+                                        qmsix_testdev_queue_cdw10(2, io),
+                                        qmsix_testdev_sq_cdw11(1),
+                                        unmapped), ==,
+                    MSIX_TESTDEV_SC_SUCCESS);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(2), 1);
+    g_assert_cmphex(qmsix_testdev_reap(t, 1, MSIX_TESTDEV_CID_NONE), ==,
+                    MSIX_TESTDEV_SC_DATA_TRANSFER);
+    expect_err(t, MSIX_TESTDEV_ERR_DMA, 2);
+
+    /* ... and it still works */
+    g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0),
+                    ==, MSIX_TESTDEV_SC_SUCCESS);
+    /* the 11 errors above */
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRCNT), ==, 11);
+}
+
+/* Reset and FLR: every register back to its documented default. */
+static void check_defaults(QMsixTestdev *t)
+{
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CC), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CSTS), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_AQA), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ASQ), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ACQ), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_INTMS), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRINFO), ==, 0);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRCNT), ==, 0);
+}
+
+static void dirty_registers(QMsixTestdev *t)
+{
+    qmsix_testdev_enable_admin(t);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_INTMS, 3);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 1000); /* latch an error */
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRCNT), ==, 1);
+}
+
+static void test_reset_and_flr(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint8_t exp = qpci_find_capability(&t->dev, PCI_CAP_ID_EXP, 0);
+
+    dirty_registers(t);
+    qobject_unref(qtest_qmp(t->qts, "{'execute': 'system_reset'}"));
+    qtest_qmp_eventwait(t->qts, "RESET");
+    qpci_device_enable(&t->dev);
+    t->bar = qpci_iomap(&t->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    check_defaults(t);
+
+    /* FLR through the PCI Express capability */
+    g_assert_cmphex(exp, !=, 0);
+    dirty_registers(t);
+    qpci_config_writew(&t->dev, exp + PCI_EXP_DEVCTL,
+                       qpci_config_readw(&t->dev, exp + PCI_EXP_DEVCTL) |
+                       PCI_EXP_DEVCTL_BCR_FLR);
+    qpci_device_enable(&t->dev);
+    t->bar = qpci_iomap(&t->dev, MSIX_TESTDEV_BAR_REGS, NULL);
+    check_defaults(t);
+}
+
+static void msix_testdev_register_tests(void)
+{
+    QOSGraphTestOptions nine_vectors = {
+        .edge.extra_device_opts = "vectors=9,queues=8",
+    };
+    QOSGraphTestOptions four_vectors = {
+        .edge.extra_device_opts = "vectors=4,queues=2",
+    };
+
+    qos_add_test("identity", "msix-testdev", test_identity_and_defaults,
+                 &nine_vectors);
+    qos_add_test("bringup", "msix-testdev", test_bringup, &nine_vectors);
+    qos_add_test("masks-and-ien", "msix-testdev", test_masks_and_ien,
+                 &nine_vectors);
+    qos_add_test("2048-vectors", "msix-testdev", test_2048_vectors,
+                 &(QOSGraphTestOptions) {
+                     .edge.extra_device_opts = "vectors=2048,queues=1",
+                 });
+    qos_add_test("msi", "msix-testdev", test_msi, &(QOSGraphTestOptions) {
+                     .edge.extra_device_opts = "msix=off,vectors=4,queues=2",
+                 });
+    qos_add_test("intx", "msix-testdev", test_intx, &(QOSGraphTestOptions) {
+                     .edge.extra_device_opts = "msix=off,msi=off,queues=2",
+                 });
+    qos_add_test("bad-input", "msix-testdev", test_bad_input, &four_vectors);
+    qos_add_test("reset-and-flr", "msix-testdev", test_reset_and_flr,
+                 &four_vectors);
+}
+
+libqos_init(msix_testdev_register_tests);
