@@ -10,12 +10,12 @@ Loaded by `irqlab debug` (harness/irqlab/debug.py) as
     (gdb) irqlab-config <session directory>/gdb.json
 
 It needs no kernel debug info: function names come from the symbols ELF
-that harness/irqlab/symbols.py makes out of the kernel's kallsyms, and the
-few structure members read here (struct module, pci_dev, irq_desc,
-msi_desc, ...) are at the offsets the kernel's BTF gives, in the layout
-file next to it.  Arguments are read at function entry from the x86_64
-SysV argument registers (rdi, rsi, rdx, rcx, r8, r9); the caller is the
-return address at (rsp).
+that harness/irqlab/symbols.py makes out of the guest's /proc/kallsyms,
+and the few structure members read here (struct module, pci_dev,
+irq_desc, msi_desc, ...) are at the offsets the kernel's BTF gives
+(bpftool), in the layout file next to it.  Arguments are read at
+function entry from the x86_64 SysV argument registers (rdi, rsi, rdx,
+rcx, r8, r9); the caller is the return address at (rsp).
 
 Linux as a PV dom0 of Xen (`irqlab debug --dom0`, "dom0" in the
 configuration): the stub's threads are then Xen's physical CPUs, and the
@@ -25,8 +25,9 @@ writes and unmasks the entries.
 
 Commands:
   irqlab-config FILE        the configuration debug.py writes (JSON)
-  irqlab-seeds              the seed functions and where each is here
-  irqlab-walk [...]         run through the seeds, print each stop
+  irqlab-functions          the functions the walk stops at, and where
+                            each is in this kernel
+  irqlab-walk [...]         run through them, print each stop
   irqlab-msix [--full]      monitor info msix <device>, condensed
   irqlab-table              the device's MSI-X table: virtual address
   irqlab-watch ENTRY [addr|upper|data|ctrl]
@@ -46,7 +47,8 @@ import gdb
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(_HERE, "..", "..", "harness"))
-from irqlab.symbols import Elf, SHF_ALLOC  # noqa: E402
+# pyelftools, as symbols.py finds Debian's python3-pyelftools
+from irqlab.symbols import ELFFile, SH_FLAGS  # noqa: E402
 
 MASK64 = (1 << 64) - 1
 PCI_IRQ_AFFINITY = 1 << 3       # include/linux/pci.h
@@ -67,15 +69,15 @@ class State:
         self.module_bp = None
         self.walking = False
         self.pending = None         # the Hit the last stop() accepted
-        self.last_entry = None      # (seed, rsp, args) of the last one
-        self.seed_bps = []
+        self.last_entry = None      # (function, rsp, args) of the last one
+        self.walk_bps = []
         self.return_bps = []
         self.allocating = False     # inside the DUT's pci_alloc_irq_vectors
         self.nvec = None            # what the last allocation returned
         self.started = set()        # irqs started since then
         self.composing = set()      # CPUs inside a DUT compose
         self.irq_entry = {}         # irq -> MSI-X entry (hwirq bits 10:0)
-        # A PV dom0 of Xen (debug.py --dom0): the seeds of Xen's path
+        # A PV dom0 of Xen (debug.py --dom0): the functions of Xen's path
         self.dom0 = False
         self.percpu = {}            # per-CPU symbol -> offset (System.map)
         self.starting = {}          # irq -> irq_desc, DUT irq_startup()s
@@ -249,11 +251,11 @@ def msi_entry(msi_desc: int) -> int:
     return u16(msi_desc + S.off("msi_desc.msi_index"))
 
 
-# ------------------------------------------------------------ the seeds
+# ------------------------------------------------ the walk's functions
 
 class Hit:
-    def __init__(self, seed, text, **info):
-        self.seed = seed
+    def __init__(self, fn, text, **info):
+        self.function = fn
         self.text = text
         self.info = info
         self.pc = reg("pc")
@@ -271,11 +273,11 @@ class Hit:
             ("?" if self.vcpu is None else str(self.vcpu))
 
 
-class Seed:
+class WalkFunction:
     """
     One function of the set-up.  @names: the candidates, first found wins
     (kernel versions rename them); @inlined: functions inlined into it
-    whose name the user may look for; @inspect(seed) -> Hit, or None when
+    whose name the user may look for; @inspect(fn) -> Hit, or None when
     the call is not about the device under test (the breakpoint then
     does not stop).  @path: "dom0" for a function of a PV dom0's path
     only (Xen maps the vectors), "native" for one a PV dom0 never calls
@@ -304,7 +306,7 @@ class Seed:
         return False
 
 
-def _pci_alloc(seed):
+def _pci_alloc(fn):
     pdev = reg("rdi")
     if not is_dut_pdev(pdev):
         return None
@@ -315,7 +317,7 @@ def _pci_alloc(seed):
     if affd:
         aff = f" affd {{pre {u32(affd + S.off('irq_affinity.pre_vectors'))}" \
             f", post {u32(affd + S.off('irq_affinity.post_vectors'))}}}"
-    h = Hit(seed, f"dev {pci_name(pdev)} min_vecs {reg('rsi')} max_vecs "
+    h = Hit(fn, f"dev {pci_name(pdev)} min_vecs {reg('rsi')} max_vecs "
             f"{reg('rdx')} flags {flags:#x}"
             f"{' (PCI_IRQ_AFFINITY)' if flags & PCI_IRQ_AFFINITY else ''}"
             + aff, dev=pci_name(pdev), min=reg("rsi"), max=reg("rdx"))
@@ -329,16 +331,16 @@ def _pci_alloc_returned(call):
     S.allocating = False
     if ret > 0:
         S.nvec, S.started = ret, set()
-    return Hit(call.seed, f"returned {ret} vectors", returned=ret,
+    return Hit(call.function, f"returned {ret} vectors", returned=ret,
                phase="return")
 
 
-def _pdev_seed(argreg, text):
-    def inspect(seed):
+def _pdev_arg(argreg, text):
+    def inspect(fn):
         pdev = reg(argreg)
         if S.pdev is None or pdev != S.pdev:
             return None
-        return Hit(seed, text(pdev))
+        return Hit(fn, text(pdev))
     return inspect
 
 
@@ -350,25 +352,25 @@ _DEV_ARGS = {"msi_domain_alloc_irqs_descs_locked": ("rsi", "rdx"),
              "__msi_domain_alloc_locked": ("rdi", None)}
 
 
-def _dev_seed(seed):
-    dev, count = _DEV_ARGS[seed.name]
+def _dev_arg(fn):
+    dev, count = _DEV_ARGS[fn.name]
     if S.pdev is None or reg(dev) != dut_dev():
         return None
-    return Hit(seed, f"nvec {reg(count)}" if count else "")
+    return Hit(fn, f"nvec {reg(count)}" if count else "")
 
 
-def _affinity_masks(seed):
+def _affinity_masks(fn):
     if not S.allocating:
         return None
     affd = reg("rsi")
-    return Hit(seed, f"nvecs {reg('rdi')} pre_vectors "
+    return Hit(fn, f"nvecs {reg('rdi')} pre_vectors "
                f"{u32(affd + S.off('irq_affinity.pre_vectors'))} "
                f"post_vectors {u32(affd + S.off('irq_affinity.post_vectors'))}"
                " (the managed spread)")
 
 
-def _irq_data_seed(extra):
-    def inspect(seed):
+def _irq_data_arg(extra):
+    def inspect(fn):
         irqd = reg("rdi")
         md = msi_desc_of_irq_data(irqd)
         if not is_dut_msi(md):
@@ -376,30 +378,30 @@ def _irq_data_seed(extra):
         irq = u32(irqd + S.off("irq_data.irq"))
         entry = msi_entry(md)
         S.irq_entry[irq] = entry
-        return Hit(seed, f"irq {irq} entry {entry}" + extra(irqd), irq=irq,
+        return Hit(fn, f"irq {irq} entry {entry}" + extra(irqd), irq=irq,
                    entry=entry)
     return inspect
 
 
-def _vector_compose(seed):
-    h = _irq_data_seed(lambda irqd: "")(seed)
+def _vector_compose(fn):
+    h = _irq_data_arg(lambda irqd: "")(fn)
     if h is not None:
         S.composing.add(cpu())
     return h
 
 
-def _compose(seed):
+def _compose(fn):
     if cpu() not in S.composing:
         return None
     S.composing.discard(cpu())
     c = reg("rdi")
     vec = u32(c + S.off("irq_cfg.vector"))
     dest = u32(c + S.off("irq_cfg.dest_apicid"))
-    return Hit(seed, f"cfg vector {vec:#x} dest_apicid {dest:#x} dmar "
+    return Hit(fn, f"cfg vector {vec:#x} dest_apicid {dest:#x} dmar "
                f"{reg('rdx') & 1}", vector=vec, dest=dest)
 
 
-def _setup_irq(seed):
+def _setup_irq(fn):
     irq, desc, action = reg("rdi") & 0xffffffff, reg("rsi"), reg("rdx")
     md = msi_desc_of_desc(desc)
     if not is_dut_msi(md):
@@ -407,11 +409,11 @@ def _setup_irq(seed):
     entry = msi_entry(md)
     S.irq_entry[irq] = entry
     name = cstr(u64(action + S.off("irqaction.name"))) if action else ""
-    return Hit(seed, f"irq {irq} entry {entry} action \"{name}\"", irq=irq,
+    return Hit(fn, f"irq {irq} entry {entry} action \"{name}\"", irq=irq,
                entry=entry)
 
 
-def _irq_startup(seed):
+def _irq_startup(fn):
     desc = reg("rdi")
     md = msi_desc_of_desc(desc)
     if not is_dut_msi(md):
@@ -420,7 +422,7 @@ def _irq_startup(seed):
     entry = msi_entry(md)
     S.irq_entry[irq] = entry
     S.starting[irq] = desc
-    h = Hit(seed, f"irq {irq} entry {entry} hwirq {hwirq:#x} resend "
+    h = Hit(fn, f"irq {irq} entry {entry} hwirq {hwirq:#x} resend "
             f"{reg('rsi') & 1} force {reg('rdx') & 1}", irq=irq, entry=entry)
     ReturnBreakpoint(h, _irq_startup_returned)
     return h
@@ -430,11 +432,11 @@ def _irq_startup_returned(call):
     irq = call.info["irq"]
     S.started.add(irq)
     S.starting.pop(irq, None)
-    return Hit(call.seed, f"irq {irq} entry {call.info['entry']} started",
+    return Hit(call.function, f"irq {irq} entry {call.info['entry']} started",
                irq=irq, entry=call.info["entry"], phase="return")
 
 
-# ---------------------------------------------------- a PV dom0's seeds
+# ------------------------------------------- a PV dom0's walk functions
 #
 # dom0: in a PV dom0 the MSI domain is Xen's ("XEN-MSI", 6.1's
 # xen_create_pci_msi_domain()), whose domain_alloc_irqs,
@@ -453,17 +455,17 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def _xen_initdom_setup(seed):
+def _xen_initdom_setup(fn):
     """xen_initdom_setup_msi_irqs(dev, nvec, type), arch/x86/pci/xen.c."""
     pdev = reg("rdi")
     if S.pdev is None or pdev != S.pdev:
         return None
     typ = reg("rdx") & 0xffffffff
-    return Hit(seed, f"dev {pci_name(pdev)} nvec {_s32(reg('rsi'))} type "
+    return Hit(fn, f"dev {pci_name(pdev)} nvec {_s32(reg('rsi'))} type "
                f"{MSI_TYPE.get(typ, hex(typ))}")
 
 
-def _xen_bind_pirq_msi(seed):
+def _xen_bind_pirq_msi(fn):
     """xen_bind_pirq_msi_to_irq(dev, msidesc, pirq, nvec, name, domid),
     drivers/xen/events/events_base.c: @pirq is what PHYSDEVOP_map_pirq
     returned."""
@@ -472,7 +474,7 @@ def _xen_bind_pirq_msi(seed):
         return None
     entry, pirq = msi_entry(md), _s32(reg("rdx"))
     domid = reg("r9") & 0xffff
-    h = Hit(seed, f"entry {entry} pirq {pirq} nvec {_s32(reg('rcx'))} "
+    h = Hit(fn, f"entry {entry} pirq {pirq} nvec {_s32(reg('rcx'))} "
             f"name \"{cstr(reg('r8'))}\" domid "
             + ("DOMID_SELF" if domid == 0x7ff0 else str(domid)),
             entry=entry, pirq=pirq)
@@ -485,7 +487,7 @@ def _xen_bind_pirq_msi_returned(call):
         call.info["pirq"]
     if irq >= 0:
         S.irq_entry[irq], S.pirq[irq] = entry, pirq
-    return Hit(call.seed, f"entry {entry} pirq {pirq} -> irq {irq} "
+    return Hit(call.function, f"entry {entry} pirq {pirq} -> irq {irq} "
                "(xen-pirq)", irq=irq, entry=entry, pirq=pirq,
                phase="return")
 
@@ -500,7 +502,7 @@ def irq_info(irq: int) -> int | None:
                + S.off("irq_data.chip_data")) or None
 
 
-def _startup_pirq(seed):
+def _startup_pirq(fn):
     """__startup_pirq(irq): only inside the device's irq_startup()."""
     irq = reg("rdi") & 0xffffffff
     if irq not in S.starting:
@@ -510,7 +512,7 @@ def _startup_pirq(seed):
     pirq = u16(info + S.off("irq_info.u.pirq.pirq")) if info \
         else S.pirq.get(irq)
     port = u32(info + S.off("irq_info.evtchn")) if info else None
-    h = Hit(seed, f"irq {irq} entry {entry} pirq {pirq} port "
+    h = Hit(fn, f"irq {irq} entry {entry} pirq {pirq} port "
             + ("none yet" if not port else str(port)), irq=irq,
             entry=entry, pirq=pirq)
     ReturnBreakpoint(h, _startup_pirq_returned)
@@ -521,82 +523,96 @@ def _startup_pirq_returned(call):
     irq, entry, pirq = (call.info[k] for k in ("irq", "entry", "pirq"))
     info = irq_info(irq)
     port = u32(info + S.off("irq_info.evtchn")) if info else None
-    return Hit(call.seed, f"irq {irq} entry {entry} pirq {pirq} bound to "
+    return Hit(call.function, f"irq {irq} entry {entry} pirq {pirq} bound to "
                f"port {port if port else '?'} (EVTCHNOP_bind_pirq)",
                irq=irq, entry=entry, pirq=pirq, port=port, phase="return")
 
 
-SEEDS = [
-    Seed(["pci_alloc_irq_vectors_affinity"], "the driver asks for vectors",
-         _pci_alloc),
-    Seed(["__pci_enable_msix_range"],
-         "MSI-X range; msix_capability_init() (inlined here) enables "
-         "MSI-X with MASKALL, maps the table",
-         _pdev_seed("rdi", lambda p: f"dev {pci_name(p)} minvec "
-                    f"{reg('rdx')} maxvec {reg('rcx')}"),
-         inlined=("msix_capability_init", "msix_setup_interrupts",
-                  "msix_map_region", "msix_setup_msi_descs")),
-    Seed(["irq_create_affinity_masks"], "spread the vectors over the CPUs",
-         _affinity_masks),
-    Seed(["pci_msi_setup_msi_irqs"], "PCI/MSI -> the MSI irq domain",
-         _pdev_seed("rdi", lambda p: f"dev {pci_name(p)} nvec {reg('rsi')}"
-                    f" type {'MSI-X' if reg('rdx') == 0x11 else 'MSI'}"),
-         dom0_what="PCI/MSI -> the MSI irq domain (Xen's XEN-MSI)"),
-    Seed(["msi_domain_alloc_irqs_descs_locked",
-          "msi_domain_alloc_irqs_all_locked"],
-         "the MSI domain allocation", _dev_seed,
-         dom0_what="the MSI domain allocation: xen_msi_domain_alloc_irqs()"
-         " (a tail call, no stop of its own)"),
-    Seed(["xen_initdom_setup_msi_irqs"], "dom0: for each vector, "
-         "PHYSDEVOP_map_pirq (Xen allocates an irq and a vector and writes "
-         "the entry, masked)", _xen_initdom_setup, path="dom0"),
-    Seed(["xen_bind_pirq_msi_to_irq"], "dom0: the pirq Xen mapped -> a "
-         "Linux irq on the xen-pirq chip", _xen_bind_pirq_msi, path="dom0"),
-    Seed(["__msi_domain_alloc_irqs", "__msi_domain_alloc_locked"],
-         "allocate + activate each irq (MSI_FLAG_ACTIVATE_EARLY)",
-         _dev_seed, path="native"),
-    Seed(["irq_msi_compose_msg", "x86_vector_msi_compose_msg"],
-         "compose the message from the vector domain's choice",
-         _vector_compose, path="native"),
-    Seed(["__irq_msi_compose_msg"], "destination APIC ID and vector into "
-         "address/data", _compose, path="native"),
-    Seed(["msi_domain_set_affinity"], "affinity change: re-compose, "
-         "rewrite the entry", _irq_data_seed(lambda irqd: ""),
-         path="native"),
-    Seed(["__setup_irq"], "request_irq(): install the handler",
-         _setup_irq),
-    Seed(["irq_startup"], "start the irq: activate (managed: assign the "
-         "vector, write the message), unmask", _irq_startup,
-         dom0_what="start the irq: the xen-pirq chip's startup_pirq()"),
-    Seed(["__startup_pirq"], "dom0: EVTCHNOP_bind_pirq binds the pirq to "
-         "an event channel; Xen starts its irq: unmasks the entry",
-         _startup_pirq, path="dom0"),
+WALK_FUNCTIONS = [
+    WalkFunction(
+        ["pci_alloc_irq_vectors_affinity"], "the driver asks for vectors",
+        _pci_alloc),
+    WalkFunction(
+        ["__pci_enable_msix_range"],
+        "MSI-X range; msix_capability_init() (inlined here) enables "
+        "MSI-X with MASKALL, maps the table",
+        _pdev_arg("rdi", lambda p: f"dev {pci_name(p)} minvec "
+                  f"{reg('rdx')} maxvec {reg('rcx')}"),
+        inlined=("msix_capability_init", "msix_setup_interrupts",
+                 "msix_map_region", "msix_setup_msi_descs")),
+    WalkFunction(
+        ["irq_create_affinity_masks"], "spread the vectors over the CPUs",
+        _affinity_masks),
+    WalkFunction(
+        ["pci_msi_setup_msi_irqs"], "PCI/MSI -> the MSI irq domain",
+        _pdev_arg("rdi", lambda p: f"dev {pci_name(p)} nvec {reg('rsi')}"
+                  f" type {'MSI-X' if reg('rdx') == 0x11 else 'MSI'}"),
+        dom0_what="PCI/MSI -> the MSI irq domain (Xen's XEN-MSI)"),
+    WalkFunction(
+        ["msi_domain_alloc_irqs_descs_locked",
+         "msi_domain_alloc_irqs_all_locked"],
+        "the MSI domain allocation", _dev_arg,
+        dom0_what="the MSI domain allocation: xen_msi_domain_alloc_irqs()"
+        " (a tail call, no stop of its own)"),
+    WalkFunction(
+        ["xen_initdom_setup_msi_irqs"], "dom0: for each vector, "
+        "PHYSDEVOP_map_pirq (Xen allocates an irq and a vector and writes "
+        "the entry, masked)", _xen_initdom_setup, path="dom0"),
+    WalkFunction(
+        ["xen_bind_pirq_msi_to_irq"], "dom0: the pirq Xen mapped -> a "
+        "Linux irq on the xen-pirq chip", _xen_bind_pirq_msi, path="dom0"),
+    WalkFunction(
+        ["__msi_domain_alloc_irqs", "__msi_domain_alloc_locked"],
+        "allocate + activate each irq (MSI_FLAG_ACTIVATE_EARLY)",
+        _dev_arg, path="native"),
+    WalkFunction(
+        ["irq_msi_compose_msg", "x86_vector_msi_compose_msg"],
+        "compose the message from the vector domain's choice",
+        _vector_compose, path="native"),
+    WalkFunction(
+        ["__irq_msi_compose_msg"], "destination APIC ID and vector into "
+        "address/data", _compose, path="native"),
+    WalkFunction(
+        ["msi_domain_set_affinity"], "affinity change: re-compose, "
+        "rewrite the entry", _irq_data_arg(lambda irqd: ""),
+        path="native"),
+    WalkFunction(
+        ["__setup_irq"], "request_irq(): install the handler",
+        _setup_irq),
+    WalkFunction(
+        ["irq_startup"], "start the irq: activate (managed: assign the "
+        "vector, write the message), unmask", _irq_startup,
+        dom0_what="start the irq: the xen-pirq chip's startup_pirq()"),
+    WalkFunction(
+        ["__startup_pirq"], "dom0: EVTCHNOP_bind_pirq binds the pirq to "
+        "an event channel; Xen starts its irq: unmasks the entry",
+        _startup_pirq, path="dom0"),
 ]
 
 
-def seeds_here() -> list:
-    """The seeds of this kind of guest: native, or a PV dom0 (all of
-    them: the native-only ones stay armed to show that dom0 never
-    reaches them for the device)."""
-    return [s for s in SEEDS if S.dom0 or s.path != "dom0"]
+def walk_functions_here() -> list:
+    """The walk's functions in this kind of guest: native, or a PV dom0
+    (all of them: the native-only ones stay armed to show that dom0
+    never reaches them for the device)."""
+    return [s for s in WALK_FUNCTIONS if S.dom0 or s.path != "dom0"]
 
 
-class SeedBreakpoint(gdb.Breakpoint):
-    def __init__(self, seed):
-        super().__init__(f"*{seed.addr:#x}", internal=True)
+class WalkBreakpoint(gdb.Breakpoint):
+    def __init__(self, fn):
+        super().__init__(f"*{fn.addr:#x}", internal=True)
         self.silent = True
-        self.seed = seed
+        self.function = fn
 
     def stop(self):
         try:
-            hit = self.seed.inspect(self.seed)
+            hit = self.function.inspect(self.function)
         except gdb.MemoryError:
             return False
         if hit is None:
             return False
         # Now and then the stub reports one breakpoint hit twice (seen
         # with several vCPUs): the same call, same stack, nothing between.
-        key = (self.seed.name, hit.rsp, hit.text)
+        key = (self.function.name, hit.rsp, hit.text)
         if key == S.last_entry:
             return False
         S.last_entry = key
@@ -765,28 +781,41 @@ def module_sections(mod: int, path: str) -> dict[str, int]:
     ends that is the whole symtab, section symbols included, in file
     order; afterwards only the named core symbols, matched by name.
     """
-    elf = Elf.read(path)
-    fsyms = elf.symbols()
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        sections = [(sec.name, sec["sh_flags"]) for sec in
+                    elf.iter_sections()]
+        symtab = elf.get_section_by_name(".symtab")
+        fsyms = [(sym.name, sym["st_value"], sym["st_shndx"])
+                 for sym in symtab.iter_symbols()] if symtab else []
+        # The module's Elf64_Sym array in guest memory is read as the
+        # file's own (pyelftools' structs for its class and byte order).
+        elf_sym = elf.structs.Elf_Sym
     ks = u64(mod + S.off("module.kallsyms"))
-    symtab = u64(ks + S.off("mod_kallsyms.symtab"))
+    symtab_at = u64(ks + S.off("mod_kallsyms.symtab"))
     num = u32(ks + S.off("mod_kallsyms.num_symtab"))
     strtab = u64(ks + S.off("mod_kallsyms.strtab"))
-    raw = mem(symtab, num * 24)
-    rsyms = [struct.unpack_from("<IBBHQQ", raw, i * 24) for i in range(num)]
+    size = elf_sym.sizeof()
+    raw = mem(symtab_at, num * size)
+    rsyms = [elf_sym.parse(raw[i * size:(i + 1) * size]) for i in range(num)]
+
+    def section(shndx) -> bool:
+        # SHN_UNDEF, SHN_ABS, ... come as their names
+        return isinstance(shndx, int) and 0 < shndx < len(sections)
     base = {}
     if num == len(fsyms):
-        for (_, fval, _, fshndx), r in zip(fsyms, rsyms):
-            if fshndx == r[3] and 0 < fshndx < len(elf.sections):
-                base.setdefault(fshndx, r[4] - fval)
+        for (_, fval, fshndx), r in zip(fsyms, rsyms):
+            if fshndx == r["st_shndx"] and section(fshndx):
+                base.setdefault(fshndx, r["st_value"] - fval)
     else:
-        by_name = {(n, sh): v for n, v, _, sh in fsyms if n}
+        by_name = {(n, sh): v for n, v, sh in fsyms if n}
         for r in rsyms:
-            key = (cstr(strtab + r[0], 128), r[3])
-            if key in by_name:
-                base.setdefault(r[3], r[4] - by_name[key])
-    return {elf.sections[i].name: a for i, a in base.items()
-            if elf.sections[i].flags & SHF_ALLOC
-            and not elf.sections[i].name.startswith(".data..percpu")}
+            key = (cstr(strtab + r["st_name"], 128), r["st_shndx"])
+            if key in by_name and section(r["st_shndx"]):
+                base.setdefault(r["st_shndx"], r["st_value"] - by_name[key])
+    return {sections[i][0]: a for i, a in base.items()
+            if sections[i][1] & SH_FLAGS.SHF_ALLOC
+            and not sections[i][0].startswith(".data..percpu")}
 
 
 def load_module_symbols(mod: int, name: str, quiet=False) -> bool:
@@ -860,15 +889,16 @@ class Config(gdb.Command):
             S.module_bp = ModuleLoadBreakpoint(addr)
 
 
-class Seeds(gdb.Command):
-    """irqlab-seeds: the seed functions, in call order, and what this
-    kernel has of them (in a PV dom0 also Xen's dom0 path)."""
+class Functions(gdb.Command):
+    """irqlab-functions: the functions the walk stops at, in call order,
+    and what this kernel has of them (in a PV dom0 also Xen's dom0
+    path)."""
 
     def __init__(self):
-        super().__init__("irqlab-seeds", gdb.COMMAND_USER)
+        super().__init__("irqlab-functions", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        for s in seeds_here():
+        for s in walk_functions_here():
             if s.resolve():
                 print(f"  {s.name:36} {s.addr:#x}  {s.what}")
                 for n in s.inlined:
@@ -883,8 +913,9 @@ class Seeds(gdb.Command):
 
 class Walk(gdb.Command):
     """irqlab-walk [--all] [--full] [--to FUNC] [--max N]: continue
-    through the seed functions, printing at each stop the function, its
-    caller, its arguments and the device's table (monitor info msix).
+    through the set-up's functions (irqlab-functions), printing at each
+    stop the function, its caller, its arguments and the device's table
+    (monitor info msix).
     Ends when every vector of the device's allocation has started (--all:
     when the guest powers off), at FUNC, after N stops, or at any other
     stop (your breakpoints, a watchpoint, Ctrl-C)."""
@@ -908,7 +939,7 @@ class Walk(gdb.Command):
         arm()
         n = 0
         try:
-            for b in S.seed_bps:
+            for b in S.walk_bps:
                 b.enabled = True
             S.walking = True
             while True:
@@ -931,38 +962,39 @@ class Walk(gdb.Command):
                     if not gdb.selected_inferior().threads():
                         print("irqlab-walk: the guest is gone")
                     else:
-                        print("irqlab-walk: stopped, not at a seed: "
+                        print("irqlab-walk: stopped, not at a walk function: "
                               "the walk ends here")
                     break
                 n += 1
                 report(hit, len(S.stops) + 1, o.full)
-                if o.to and hit.seed.name == o.to \
+                if o.to and hit.function.name == o.to \
                         and hit.info.get("phase") != "return":
                     break
                 if o.max and n >= o.max:
                     break
                 if not o.all and S.nvec and len(S.started) >= S.nvec \
-                        and hit.seed.name == "irq_startup":
+                        and hit.function.name == "irq_startup":
                     print(f"irqlab-walk: all {S.nvec} vectors of the "
                           "allocation started (irqlab-walk again follows "
                           "the next one)")
                     break
         finally:
-            # Between walks the seeds do not stop: `continue` is yours.
+            # Between walks their breakpoints do not stop: `continue` is
+            # yours.
             S.walking = False
-            for b in S.seed_bps:
+            for b in S.walk_bps:
                 if b.is_valid():
                     b.enabled = False
             save_log()
 
 
 def arm():
-    """A breakpoint on each seed this kernel has (once)."""
-    S.seed_bps = [b for b in S.seed_bps if b.is_valid()]
-    armed = {b.seed for b in S.seed_bps}
-    for s in seeds_here():
+    """A breakpoint on each walk function this kernel has (once)."""
+    S.walk_bps = [b for b in S.walk_bps if b.is_valid()]
+    armed = {b.function for b in S.walk_bps}
+    for s in walk_functions_here():
         if s not in armed and s.resolve():
-            S.seed_bps.append(SeedBreakpoint(s))
+            S.walk_bps.append(WalkBreakpoint(s))
 
 
 def report(hit, n, full=False):
@@ -970,21 +1002,22 @@ def report(hit, n, full=False):
     state = parse_msix(text).get("MSI-X")
     ret = hit.info.get("phase") == "return"
     if ret:
-        print(f"#{n} {hit.seed.name} returned  ({hit.where()})")
+        print(f"#{n} {hit.function.name} returned  ({hit.where()})")
     else:
-        print(f"#{n} {hit.seed.name}  ({hit.where()})  {hit.seed.what}")
+        print(f"#{n} {hit.function.name}  ({hit.where()})  "
+              f"{hit.function.what}")
         print(f"   caller  {symbol_at(hit.ret)}")
     print(f"   args    {hit.text}")
     if S.dom0 and S.stops:
         # In a dom0 the table changes inside Xen's hypercalls, where no
-        # seed stops: say what changed since the last stop.
+        # walk function stops: say what changed since the last stop.
         prev = S.stops[-1]
         print(f"   since #{prev['n']}: "
               + "; ".join(changes(prev["msix"], state) or ["no change"]))
     print(f"   monitor info msix {S.device}:")
     for line in condense(text, full):
         print(f"   | {line}")
-    S.stops.append({"n": n, "function": hit.seed.name,
+    S.stops.append({"n": n, "function": hit.function.name,
                     "phase": hit.info.get("phase", "entry"),
                     "cpu": hit.cpu, "dom0-cpu": hit.vcpu,
                     "pc": hit.pc, "rsp": hit.rsp,
@@ -999,8 +1032,8 @@ def save_log():
         with open(S.log + ".new", "w") as f:
             json.dump({"stops": S.stops,
                        "modules": S.loaded_modules,
-                       "armed": {b.seed.name: b.seed.path
-                                 for b in S.seed_bps if b.is_valid()}},
+                       "armed": {b.function.name: b.function.path
+                                 for b in S.walk_bps if b.is_valid()}},
                       f, indent=1)
         os.replace(S.log + ".new", S.log)
 
@@ -1136,5 +1169,5 @@ class Modules(gdb.Command):
                 load_module_symbols(mod, name)
 
 
-for _cmd in (Config, Seeds, Walk, Msix, Table, Watch, Modules):
+for _cmd in (Config, Functions, Walk, Msix, Table, Watch, Modules):
     _cmd()

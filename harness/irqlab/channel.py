@@ -6,6 +6,8 @@ The report/sync channel: what guest/init writes on ttyS1.
     @@file <path>
     <the file's contents, verbatim>
     @@missing <path>
+    @@gzip <path>
+    <the file gzip'd, in base64>
     @@irqlab report end <phase>
     @@irqlab sync <phase>        (then blocks until the host writes "go")
     @@irqlab error <message>
@@ -13,13 +15,18 @@ The report/sync channel: what guest/init writes on ttyS1.
 
 ttyS1 is not a console, so printk never interleaves with it; init puts the
 line discipline in raw mode.  A file whose last line has no newline would
-run into the next marker, so markers are also recognised mid-line.
+run into the next marker, so markers are also recognised mid-line.  A
+@@gzip file arrives as the text of <path>, as a @@file would.
 """
 
+import base64
+import binascii
+import gzip
 import re
+import zlib
 from dataclasses import dataclass, field
 
-_MARKER = re.compile(r"@@(?:irqlab |file |missing )")
+_MARKER = re.compile(r"@@(?:irqlab |file |missing |gzip )")
 
 
 @dataclass
@@ -37,32 +44,45 @@ class GuestChannel:
         self._phase = None          # inside "report begin <phase>"
         self._files = {}
         self._path = None           # the file being collected
+        self._gzip = False          # ... as @@gzip
         self._lines: list[str] = []
+        self._events: list[Event] = []
         self.transcript: list[str] = []     # every line, for --json
 
     def feed(self, data: bytes) -> list[Event]:
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
-        events = []
         for raw in lines:
             text = raw.decode("utf-8", errors="replace").rstrip("\r")
             for line in _split_markers(text):
                 self.transcript.append(line)
                 ev = self._line(line)
                 if ev:
-                    events.append(ev)
+                    self._events.append(ev)
+        events, self._events = self._events, []
         return events
 
     def _close_file(self):
-        if self._path is not None:
+        if self._path is not None and self._gzip:
+            try:
+                self._files[self._path] = gzip.decompress(base64.b64decode(
+                    "".join(self._lines), validate=True)).decode(
+                        "utf-8", errors="replace")
+            except (binascii.Error, OSError, EOFError, zlib.error) as e:
+                self._files[self._path] = None
+                self._events.append(Event("error", f"@@gzip {self._path}: "
+                                          f"{type(e).__name__}: {e}"))
+        elif self._path is not None:
             self._files[self._path] = "".join(f"{x}\n" for x in self._lines)
-        self._path, self._lines = None, []
+        self._path, self._gzip, self._lines = None, False, []
 
     def _line(self, line: str):
-        if line.startswith("@@file "):
-            self._close_file()
-            self._path = line[len("@@file "):].strip()
-            return None
+        for marker in ("@@file ", "@@gzip "):
+            if line.startswith(marker):
+                self._close_file()
+                self._path = line[len(marker):].strip()
+                self._gzip = marker == "@@gzip "
+                return None
         if line.startswith("@@missing "):
             self._close_file()
             self._files[line[len("@@missing "):].strip()] = None

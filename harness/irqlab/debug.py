@@ -5,9 +5,10 @@ gdb stub (docs/debugging.rst).
 
 QEMU starts stopped (-S) with `-gdb tcp:127.0.0.1:PORT`, the guest with
 nokaslr (the harness's command line already has it), and gdb connects
-with the kernel's symbols (symbols.py: from kallsyms, or the -dbg
-package's vmlinux with --dbg), guest/gdb/irqlab.py's commands, and the
-guest modules' files, whose symbols it adds when the guest loads them.
+with the kernel's symbols (symbols.py: from the guest's /proc/kallsyms,
+or the -dbg package's vmlinux with --dbg), guest/gdb/irqlab.py's
+commands, and the guest modules' files, whose symbols it adds when the
+guest loads them.
 gdb starts the CPUs (`continue`).  Meanwhile a thread of this process
 answers guest/init on ttyS1 exactly as `irqlab run` does (the guest
 blocks at each sync until the host has queried QMP), so the run ends with
@@ -77,8 +78,8 @@ def add_arguments(p):
                    help="full kernel debug info: the vmlinux of Debian's "
                    "linux-image-<ver>-dbg (about 860 MB download, once)")
     p.add_argument("--batch", action="store_true",
-                   help="no prompt: walk through the seeds to poweroff, "
-                   "check the stops and the run (make check)")
+                   help="no prompt: walk through the MSI-X set-up to "
+                   "poweroff, check the stops and the run (make check)")
     p.add_argument("--gdb", default=GDB, help="the gdb to run (gdb)")
     p.add_argument("--ex", action="append", default=[], metavar="CMD",
                    help="a gdb command to run once attached (repeatable)")
@@ -111,7 +112,7 @@ def main(args, build: str) -> int:
         return 2
     t_start = time.monotonic()
     try:
-        ks = symbols.ensure(build, log=log)
+        ks = symbols.ensure(cfg, log=log)
         if args.dbg:
             ks.dbg_vmlinux = symbols.ensure_dbg(build, ks.version, log=log)
     except (OSError, ValueError, RuntimeError) as e:
@@ -211,16 +212,7 @@ class _QmpShim:
 class Session:
     def __init__(self, cfg, args, ks, tmp):
         self.cfg, self.args, self.ks, self.tmp = cfg, args, ks, tmp
-        self.record = {"scenario": cfg.scenario, "smp": cfg.smp,
-                       "queues": cfg.queues, "io_queues": cfg.io_queues(),
-                       "iommu": cfg.iommu, "accel": cfg.accel,
-                       "commands": cfg.commands, "kernel": cfg.kernel()[0],
-                       "cmdline": machine.kernel_cmdline(cfg),
-                       "xen": None, "dom0": cfg.dom0,
-                       "expect": cfg.expect or [],
-                       "linux-vectors": machine.linux_vector_names(cfg),
-                       "reports": {}, "qmp": {}, "times": {},
-                       "sync-host-s": {}, "debug": True}
+        self.record = machine.new_record(cfg, debug=True)
         self.stops = []
         self.gdb_status = None
         self.stopped_qemu = False
@@ -256,12 +248,13 @@ class Session:
 
     def gdb_files(self, port: int) -> str:
         conf = os.path.join(self.tmp, "gdb.json")
+        with open(self.ks.system_map) as f:
+            percpu = symbols.percpu_offsets(f.read(), PERCPU)
         with open(conf, "w") as f:
             json.dump({"layout": self.ks.layout, "device": DUT, "bdf": BDF,
                        "module-files": self.module_files(),
                        "log": self.stop_log, "dom0": self.cfg.dom0,
-                       "percpu": symbols.percpu_offsets(
-                           self.ks.system_map, PERCPU)}, f, indent=1)
+                       "percpu": percpu}, f, indent=1)
         kernel = self.ks.dbg_vmlinux or self.ks.symbols
         lines = ["set pagination off", "set confirm off", "set width 0",
                  "set print thread-events off",
@@ -278,7 +271,7 @@ class Session:
                 f"echo irqlab: QEMU is stopped before the first instruction."
                 f" The guest console goes to {self.console}\\n",
                 "echo irqlab: irqlab-walk runs through the MSI-X set-up; "
-                "irqlab-seeds lists the stops; help user-defined lists "
+                "irqlab-functions lists the stops; help user-defined lists "
                 "the commands; quit ends QEMU\\n"]
         script = os.path.join(self.tmp, "irqlab.gdb")
         with open(script, "w") as f:
@@ -322,7 +315,7 @@ class Session:
             if args.batch:
                 cmd[1:1] = ["-batch", "-nx"]
             _log(f"irqlab: QEMU pid {qemu.pid}, gdb stub on 127.0.0.1:"
-                 f"{port}; gdb " + ("walks the seeds (batch)" if args.batch
+                 f"{port}; gdb " + ("walks the set-up (batch)" if args.batch
                                     else "attaches"))
             # gdb owns the terminal, and Ctrl-C (it interrupts the guest).
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -363,22 +356,13 @@ class Session:
         self.record["qemu-exit"] = qemu.returncode
         with open(os.path.join(self.tmp, "qemu.log"), errors="replace") as f:
             self.record["qemu-log"] = f.read()
-        try:
-            with open(self.console, errors="replace") as f:
-                self.record["console"] = f.read().splitlines()
-        except OSError:
-            self.record["console"] = []
         status, detail = self._status
         if self.stopped_qemu and status == "exited":
             how = "quit" if self.gdb_status == 0 else \
                 f"died ({_exit_text(self.gdb_status)})"
             status, detail = "stopped", f"gdb {how} before the guest " \
                 "finished: QEMU stopped"
-        if any(machine.PANIC in x for x in self.record["console"]):
-            status = "panic"
-            detail = next(x for x in self.record["console"]
-                          if machine.PANIC in x).strip()
-        self.record["outcome"] = {"status": status, "detail": detail}
+        machine.finish_record(self.record, status, detail, self.console)
         try:
             with open(self.stop_log) as f:
                 doc = json.load(f)
@@ -402,9 +386,8 @@ class Session:
         try:
             qmp.connect()
             vm = _QmpShim(qmp)
-            ver = vm.cmd("query-version")
-            self.record["qemu-version"] = ver["package"] or \
-                "{major}.{minor}.{micro}".format(**ver["qemu"])
+            self.record["qemu-version"] = machine.qemu_version(
+                vm.cmd("query-version"))
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(self.sync_path)
                 self._status = machine.converse(
@@ -522,9 +505,9 @@ def dom0_stop_checks(stops: list, guest, record: dict) -> list[Check]:
       still Xen's message, the pirq bound to an event channel; one for
       every irq irq_startup() started;
     - Linux composed no message for the device: none of the native-only
-      seeds (guest/gdb/irqlab.py's Seed.path "native": a PV dom0's MSI
-      domain is Xen's, with no x86 vector domain below it) stopped,
-      though armed;
+      functions (guest/gdb/irqlab.py's WalkFunction.path "native": a PV
+      dom0's MSI domain is Xen's, with no x86 vector domain below it)
+      stopped, though armed;
     - the irq -> entry the walk saw is the one the report uses (the
       driver's debugfs for msix-testdev, otherwise /proc's order).
     """
@@ -610,7 +593,7 @@ def dom0_stop_checks(stops: list, guest, record: dict) -> list[Check]:
     native = [f"#{s['n']} {s['function']}" for s in stops
               if s["function"] in armed]
     out.append(Check(g, "Linux composed no message for the device (no "
-                     "stop at the native-only seeds, armed)",
+                     "stop at the native-only functions, armed)",
                      bool(armed) and not native,
                      "; ".join(native) if native else
                      f"armed: {', '.join(armed) or 'none'}"))

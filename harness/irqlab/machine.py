@@ -21,6 +21,9 @@ synchronised with guest/init over ttyS1 without a single sleep:
 A QEMU built without irqlab's patches (`make bench` builds one in
 build/qemu-base) runs the same guest: nothing is queried, only the
 outcome counts (`irqlab soak --qemu`).
+
+The run's record (new_record(), finish_record()) is the one `irqlab
+debug` fills too, under gdb (debug.py).
 """
 
 import os
@@ -194,14 +197,7 @@ def run(cfg: Config, log=print) -> dict:
     from qemu.machine import QEMUMachine
 
     cfg.irqlab = probe_qemu(cfg)
-    record = {"scenario": cfg.scenario, "smp": cfg.smp,
-              "queues": cfg.queues, "io_queues": cfg.io_queues(),
-              "iommu": cfg.iommu, "accel": cfg.accel,
-              "commands": cfg.commands, "kernel": cfg.kernel()[0],
-              "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
-              "xen": cfg.xen, "dom0": cfg.dom0, "expect": cfg.expect or [],
-              "linux-vectors": linux_vector_names(cfg),
-              "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {}}
+    record = new_record(cfg)
     with tempfile.TemporaryDirectory(prefix="irqlab-run-") as tmp:
         console = os.path.join(tmp, "console.log")
         sync_path = os.path.join(tmp, "sync.sock")
@@ -220,10 +216,7 @@ def run(cfg: Config, log=print) -> dict:
             except Exception as e:      # noqa: BLE001  (VMLaunchFailure)
                 raise LaunchError(getattr(e, "output", None) or str(e)) \
                     from e
-            ver = vm.cmd("query-version")
-            record["qemu-version"] = "{major}.{minor}.{micro}".format(
-                **ver["qemu"]) + (f" {ver['package']}" if ver["package"]
-                                  else "")
+            record["qemu-version"] = qemu_version(vm.cmd("query-version"))
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(sync_path)
                 t0 = time.monotonic()
@@ -252,13 +245,52 @@ def run(cfg: Config, log=print) -> dict:
         if xen_console:
             xen_console.close()
         record["qemu-log"] = vm.get_log() or ""
+        finish_record(record, status, detail, console)
+    return record
+
+
+# ------------------------------------------------------- the run's record
+
+def new_record(cfg: Config, **more) -> dict:
+    """
+    The record of one run, as `irqlab run` (run()) and `irqlab debug`
+    (debug.Session) both start it: what the run is (the options, the
+    kernel and its command line) and the empty places the run fills (the
+    guest's reports and the QMP answers by phase, the times).  The same
+    JSON-able dict goes to analysis.analyze(), --json and `irqlab check`.
+    @more adds keys (debug=True).
+    """
+    return {"scenario": cfg.scenario, "smp": cfg.smp,
+            "queues": cfg.queues, "io_queues": cfg.io_queues(),
+            "iommu": cfg.iommu, "accel": cfg.accel,
+            "commands": cfg.commands, "kernel": cfg.kernel()[0],
+            "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
+            "xen": cfg.xen, "dom0": cfg.dom0, "expect": cfg.expect or [],
+            "linux-vectors": linux_vector_names(cfg),
+            "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {},
+            **more}
+
+
+def qemu_version(answer: dict) -> str:
+    """query-version's answer -> "10.0.13", and the build's package
+    string after it when it has one."""
+    return "{major}.{minor}.{micro}".format(**answer["qemu"]) + \
+        (f" {answer['package']}" if answer.get("package") else "")
+
+
+def finish_record(record: dict, status: str, detail: str, console: str):
+    """Once QEMU has gone: the guest's console (the file @console) into
+    @record, and the outcome, @status and @detail unless the console
+    shows a kernel panic."""
+    try:
         with open(console, errors="replace") as f:
             record["console"] = f.read().splitlines()
-    if any(PANIC in line for line in record["console"]):
-        status = "panic"
-        detail = next(x for x in record["console"] if PANIC in x).strip()
+    except OSError:
+        record["console"] = []
+    panic = next((x for x in record["console"] if PANIC in x), None)
+    if panic is not None:
+        status, detail = "panic", panic.strip()
     record["outcome"] = {"status": status, "detail": detail}
-    return record
 
 
 def linux_vector_names(cfg: Config) -> dict[str, str]:

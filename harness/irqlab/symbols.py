@@ -5,22 +5,28 @@ package.
 
 Debian's linux-image package ships a System.map that is a one-line stub
 ("The real System.map is in the linux-image-<version>-dbg package"), but
-the kernel carries its own symbol table: kallsyms (CONFIG_KALLSYMS_ALL, so
-data too) and the BTF of every type (CONFIG_DEBUG_INFO_BTF).  Both are in
-the vmlinux that scripts/irqlab-guest took out of vmlinuz (the bzImage's
-payload, the ELF kernel stripped of its symbols) and the harness boots:
+the kernel lists its own symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL,
+so data too) and carries the BTF of every type (CONFIG_DEBUG_INFO_BTF):
 
-  vmlinux --(kallsyms tables)-->     System.map-<ver>        (text)
-                                     vmlinux-<ver>.syms      (ELF for gdb)
-          --(.BTF)-->                layout-<ver>.json       (offsets)
+  the guest's /proc/kallsyms --> System.map-<ver>        (text)
+     + vmlinux's sections    --> vmlinux-<ver>.syms      (ELF for gdb)
+  vmlinux's .BTF (bpftool)   --> layout-<ver>.json       (offsets)
+
+gdb arms its breakpoints with QEMU stopped before the guest's first
+instruction, so the symbols cannot come from the session's own guest:
+they come from an earlier boot of the same kernel (guest/init's
+irqlab.kallsyms=1 reports /proc/kallsyms over ttyS1 and powers off,
+about 15 s once per kernel).  The harness boots Linux with nokaslr, so
+the kernel runs at its link addresses and /proc/kallsyms is the same on
+every boot, native or as Xen's PV dom0 (a PV kernel is not relocated).
 
 The symbols ELF has the kernel's own sections (NOBITS, at their link
-addresses: with nokaslr the kernel runs where it was linked) and one
-symbol per kallsyms entry, made with binutils (ld for the sections,
-objcopy --add-symbol for the symbols), so `break irq_startup`, `info
-symbol` and `x/i` work in gdb.  The layout file holds the offsets of the
-few structure members the gdb commands read (struct module, irq_desc,
-msi_desc, pci_dev, ...), so they need no DWARF either.
+addresses, read from vmlinux with pyelftools) and one symbol per kallsyms
+entry, made with binutils (ld for the sections, objcopy --add-symbol for
+the symbols), so `break irq_startup`, `info symbol` and `x/i` work in
+gdb.  The layout file holds the offsets of the few structure members the
+gdb commands read (struct module, irq_desc, msi_desc, pci_dev, ...),
+from bpftool's dump of the kernel's BTF, so they need no DWARF either.
 
 --dbg instead takes the real vmlinux (with DWARF) out of
 linux-image-<ver>-amd64-dbg: apt-get download, then only that one path of
@@ -30,266 +36,123 @@ Everything is cached in build/guest/debug/, keyed by the vmlinux's hash.
 """
 
 import bisect
+import dataclasses
 import hashlib
 import json
 import os
-import struct
+import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
-# ---------------------------------------------------------------- ELF
+try:
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+except ImportError:
+    # Debian's python3-pyelftools is installed for Debian's python3; a
+    # python3 ahead of it in PATH (pyenv, a venv) does not look there.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        from elftools.elf.constants import SH_FLAGS
+        from elftools.elf.elffile import ELFFile
+    except ImportError as e:
+        raise ImportError(f"{e}: apt-get install python3-pyelftools "
+                          "(scripts/irqlab-build deps installs it)") from e
 
-SHF_ALLOC = 0x2
-SHF_EXECINSTR = 0x4
-SHT_SYMTAB = 2
-SHT_NOBITS = 8
-STT_SECTION = 3
-
-
-@dataclass
-class Section:
-    index: int
-    name: str
-    type: int
-    flags: int
-    addr: int
-    offset: int
-    size: int
-
-
-class Elf:
-    """An ELF64 little-endian file's sections and symbols (what gdb needs
-    from it, no more)."""
-
-    def __init__(self, data: bytes):
-        if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-            raise ValueError("not a 64-bit little-endian ELF file")
-        self.data = data
-        (shoff,) = struct.unpack_from("<Q", data, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
-        raw = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-               for i in range(shnum)]
-        strtab = raw[shstrndx][4] if raw else 0
-        self.sections = [
-            Section(i, _cstr(data, strtab + r[0]), r[1], r[2], r[3], r[4],
-                    r[5]) for i, r in enumerate(raw)]
-
-    @classmethod
-    def read(cls, path: str) -> "Elf":
-        with open(path, "rb") as f:
-            return cls(f.read())
-
-    def section(self, name: str) -> Section | None:
-        return next((s for s in self.sections if s.name == name), None)
-
-    def contents(self, s: Section) -> bytes:
-        return self.data[s.offset:s.offset + s.size]
-
-    def symbols(self) -> list[tuple[str, int, int, int]]:
-        """The symtab: (name, value, info, shndx), in file order."""
-        sym = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
-        if sym is None:
-            return []
-        strtab = self.sections[struct.unpack_from(
-            "<I", self.data, self._shdr_link_offset(sym))[0]]
-        out = []
-        for off in range(sym.offset, sym.offset + sym.size, 24):
-            name, info, _other, shndx, value, _size = struct.unpack_from(
-                "<IBBHQQ", self.data, off)
-            out.append((_cstr(self.data, strtab.offset + name), value, info,
-                        shndx))
-        return out
-
-    def _shdr_link_offset(self, s: Section) -> int:
-        (shoff,) = struct.unpack_from("<Q", self.data, 0x28)
-        (shentsize,) = struct.unpack_from("<H", self.data, 0x3a)
-        return shoff + s.index * shentsize + 40     # sh_link
+# The upper canonical half of x86_64's 48-bit virtual addresses, where the
+# kernel lives: bits 63:47 all set.
+KERNEL_HALF = 0x1ffff
 
 
-def _cstr(data: bytes, off: int) -> str:
-    return data[off:data.index(b"\0", off)].decode("ascii", "replace")
+def kernel_address(addr: int) -> bool:
+    return addr >> 47 == KERNEL_HALF
 
 
 # ------------------------------------------------------------- kallsyms
 
-KALLSYMS_TYPES = set(b"ABCDGNRSTUVWabcdgnrstuvw")
+@dataclass(frozen=True)
+class Symbol:
+    address: int
+    type: str               # nm's letter: T t D d B b R r A ...
+    name: str
 
 
-def kallsyms(elf: Elf) -> list[tuple[int, str, str]]:
+def parse_kallsyms(text: str) -> list[Symbol]:
     """
-    The kernel's symbol table as scripts/kallsyms emitted it into .rodata
-    (kernel/kallsyms.c reads it back): kallsyms_token_table (256
-    NUL-terminated strings) and kallsyms_token_index (256 u16 offsets) are
-    found first (the digits are single-character tokens, in order), then
-    kallsyms_num_syms followed by kallsyms_names, the only 8-aligned count
-    whose names decode.  6.1 emits offsets, relative_base, num_syms, names,
-    markers, [seqs_of_names,] token_table, token_index; 6.4 moved offsets
-    and relative_base after token_index.  Both are read.
-    Returns [(address, type, name)] in kallsyms order (by address).
+    /proc/kallsyms ("ffffffff81000000 T _text", and "... [module]" for a
+    module's) -> the kernel's own Symbols, in the file's order.  A
+    module's symbols are left out: modules load at addresses of their
+    own, which gdb learns from the module itself (guest/gdb/irqlab.py).
     """
-    ro = elf.section(".rodata")
-    if ro is None:
-        raise ValueError("vmlinux has no .rodata")
-    data = elf.data
-    lo, hi = ro.offset, ro.offset + ro.size
-    digits = b"".join(bytes([c]) + b"\0" for c in b"0123456789")
-    pos = data.find(digits, lo, hi)
-    while pos >= 0:
-        found = _token_table_at(data, pos)
-        if found:
-            break
-        pos = data.find(digits, pos + 1, hi)
-    else:
-        raise ValueError("no kallsyms_token_table in .rodata "
-                         "(CONFIG_KALLSYMS off?)")
-    table, index_at, tokens = found
-    num_at, names = _kallsyms_names(data, lo, hi, tokens)
-    n = len(names)
-    # Old order: offsets, pad, relative_base (8), num_syms.  New: after
-    # token_index (256 u16 = 512 bytes), 8-aligned: offsets, relative_base.
-    candidates = [num_at - 8 - _align8(4 * n),
-                  _align8(index_at + 512)]
-    for offsets_at in candidates:
-        base_at = offsets_at + _align8(4 * n)
-        (base,) = struct.unpack_from("<Q", data, base_at)
-        if base >> 47 != 0x1ffff:       # a kernel address
-            continue
-        offs = struct.unpack_from(f"<{n}i", data, offsets_at)
-        # CONFIG_KALLSYMS_ABSOLUTE_PERCPU: positive offsets are absolute
-        # values, negative ones relative to relative_base - 1 (x86_64).
-        addrs = [o if o >= 0 else base - 1 - o for o in offs]
-        syms = [(a, s[0], s[1:]) for a, s in zip(addrs, names)]
-        text = [a for a, t, name in syms if name == "_text"]
-        if text and text[0] == base:
-            return syms
-    raise ValueError("kallsyms_offsets / kallsyms_relative_base not found")
-
-
-def _align8(x: int) -> int:
-    return (x + 7) & ~7
-
-
-def _token_table_at(data: bytes, digit0: int):
-    """(table offset, token_index offset, tokens) if the token "0" at
-    @digit0 is entry 0x30 of a consistent kallsyms_token_table."""
-    p = digit0
-    for _ in range(0x30, 256):
-        p = data.index(b"\0", p) + 1
-    index_at = _align8(p)
-    index = struct.unpack_from("<256H", data, index_at)
-    table = digit0 - index[0x30]
-    if index[0] != 0 or table < 0:
-        return None
-    tokens = []
-    for i in range(256):
-        end = data.index(b"\0", table + index[i])
-        tok = data[table + index[i]:end]
-        if not tok or (i < 255 and index[i + 1] != index[i] + len(tok) + 1):
-            return None
-        tokens.append(tok)
-    return table, index_at, tokens
-
-
-def _kallsyms_names(data: bytes, lo: int, hi: int, tokens: list[bytes]):
-    for at in range(_align8(lo), hi - 8, 8):
-        n, pad = struct.unpack_from("<II", data, at)
-        if pad or not 1000 <= n <= 4_000_000:
-            continue
-        names = _decode_names(data, at + 8, n, tokens, check=64)
-        if names is None:
-            continue
-        return at, _decode_names(data, at + 8, n, tokens)
-    raise ValueError("no kallsyms_num_syms / kallsyms_names in .rodata")
-
-
-def _decode_names(data, p, n, tokens, check=0):
     out = []
-    for i in range(check or n):
-        ln = data[p]
-        p += 1
-        if ln & 0x80:           # 6.1+: big symbols, two-byte length
-            ln = (ln & 0x7f) | (data[p] << 7)
-            p += 1
-        if not ln:
-            return None
-        s = b"".join(tokens[b] for b in data[p:p + ln])
-        p += ln
-        if check and (s[0] not in KALLSYMS_TYPES or len(s) < 2
-                      or not all(32 < c < 127 for c in s)):
-            return None
-        out.append(s.decode("ascii"))
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        addr, typ, name = parts
+        out.append(Symbol(int(addr, 16), typ, name))
     return out
 
 
-def system_map(syms) -> str:
-    return "".join(f"{a:016x} {t} {name}\n" for a, t, name in
-                   sorted(syms, key=lambda x: x[0]))
+def system_map(syms: list[Symbol]) -> str:
+    """System.map's form: by address, 16 hex digits, type, name."""
+    return "".join(f"{s.address:016x} {s.type} {s.name}\n" for s in
+                   sorted(syms, key=lambda s: s.address))
 
 
-def percpu_offsets(system_map: str, names) -> dict[str, int]:
+def percpu_offsets(text: str, names) -> dict[str, int]:
     """
-    The offsets of per-CPU variables @names in a CPU's per-CPU area:
-    kallsyms lists them as absolute ('A') symbols, which the symbols ELF
-    leaves out (they are no addresses), so from the System.map made here.
+    The offsets of per-CPU variables @names in a CPU's per-CPU area, from
+    System.map @text: kallsyms lists them as absolute ('A') symbols
+    (CONFIG_KALLSYMS_ABSOLUTE_PERCPU), which the symbols ELF leaves out
+    (they are no addresses).
     """
-    want, out = set(names), {}
-    with open(system_map) as f:
-        for line in f:
-            addr, typ, name = line.split()[:3]
-            if typ in "Aa" and name in want:
-                out[name] = int(addr, 16)
-    return out
+    want = set(names)
+    return {s.name: s.address for s in parse_kallsyms(text)
+            if s.type in "Aa" and s.name in want}
+
+
+def guest_kallsyms(cfg, log=print) -> str:
+    """
+    The guest kernel's /proc/kallsyms: a boot of @cfg's kernel (a native
+    guest, one CPU) whose guest/init only reports it (irqlab.kallsyms=1).
+    RuntimeError when the guest did not.
+    """
+    from . import machine
+    boot = dataclasses.replace(cfg, smp=1, queues=None, iommu=False,
+                               xen=None, dom0=False, expect=None,
+                               append="irqlab.kallsyms=1", timeout=180.0,
+                               verbose=False)
+    record = machine.run(boot, log=log)
+    text = (record["reports"].get("kallsyms") or {}).get("/proc/kallsyms")
+    if record["outcome"]["status"] != "done" or not text:
+        o = record["outcome"]
+        raise RuntimeError("the guest did not report /proc/kallsyms: "
+                           f"{o['status']} {o.get('detail', '')}".strip())
+    return text
 
 
 # ------------------------------------------------------------------ BTF
 
-BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_ARRAY = 1, 2, 3
-BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_ENUM = 4, 5, 6
-BTF_KIND_TYPEDEF, BTF_KIND_VOLATILE, BTF_KIND_CONST = 8, 9, 10
-BTF_KIND_RESTRICT, BTF_KIND_FUNC_PROTO, BTF_KIND_VAR = 11, 13, 14
-BTF_KIND_DATASEC, BTF_KIND_FLOAT, BTF_KIND_DECL_TAG = 15, 16, 17
-BTF_KIND_TYPE_TAG, BTF_KIND_ENUM64 = 18, 19
-_BTF_EXTRA = {BTF_KIND_INT: lambda v: 4, BTF_KIND_ARRAY: lambda v: 12,
-              BTF_KIND_STRUCT: lambda v: 12 * v,
-              BTF_KIND_UNION: lambda v: 12 * v,
-              BTF_KIND_ENUM: lambda v: 8 * v,
-              BTF_KIND_FUNC_PROTO: lambda v: 8 * v,
-              BTF_KIND_VAR: lambda v: 4,
-              BTF_KIND_DATASEC: lambda v: 12 * v,
-              BTF_KIND_DECL_TAG: lambda v: 4,
-              BTF_KIND_ENUM64: lambda v: 12 * v}
-_BTF_QUALIFIERS = (BTF_KIND_TYPEDEF, BTF_KIND_VOLATILE, BTF_KIND_CONST,
-                   BTF_KIND_RESTRICT, BTF_KIND_TYPE_TAG)
+# Kinds that name another type without a size of their own
+# (Documentation/bpf/btf.rst, as bpftool prints them).
+_BTF_QUALIFIERS = ("TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "TYPE_TAG")
 
 
 class Btf:
-    """The kernel's BTF (Documentation/bpf/btf.rst), enough to say where a
-    structure member is and how big it is."""
+    """
+    The kernel's types as `bpftool -j btf dump file vmlinux` prints them
+    ({"types": [{"id", "kind", "name", "size", "type_id", "members":
+    [{"name", "type_id", "bits_offset"}], ...}]}), enough to say where a
+    structure member is and how big it is.
+    """
 
-    def __init__(self, data: bytes):
-        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, \
-            _str_len = struct.unpack_from("<HBBIIIII", data, 0)
-        if magic != 0xeb9f:
-            raise ValueError("not BTF")
-        self._str = hdr_len + str_off
-        self.data = data
-        self.types = [None]             # id 0 is void
-        p, end = hdr_len + type_off, hdr_len + type_off + type_len
+    def __init__(self, types: list[dict]):
+        self.types = {t["id"]: t for t in types}
         self.by_name: dict[str, list[int]] = {}
-        while p < end:
-            name_off, info, size_type = struct.unpack_from("<III", data, p)
-            kind, vlen = (info >> 24) & 0x1f, info & 0xffff
-            extra = _BTF_EXTRA.get(kind, lambda v: 0)(vlen)
-            self.types.append((kind, name_off, info, size_type, p + 12,
-                               vlen))
-            if name_off:
-                self.by_name.setdefault(self.name(name_off), []).append(
-                    len(self.types) - 1)
-            p += 12 + extra
-
-    def name(self, off: int) -> str:
-        return _cstr(self.data, self._str + off)
+        for t in types:
+            self.by_name.setdefault(t.get("name", ""), []).append(t["id"])
 
     def struct(self, name: str, members=()) -> int:
         """
@@ -300,8 +163,8 @@ class Btf:
         the one that has the first component of every path in @members.
         """
         for tid in self.by_name.get(name, []):
-            kind, _, _, _, _, vlen = self.types[tid]
-            if kind not in (BTF_KIND_STRUCT, BTF_KIND_UNION) or not vlen:
+            t = self.types[tid]
+            if t["kind"] not in ("STRUCT", "UNION") or not t["vlen"]:
                 continue
             if all(self._has(tid, p.split(".")[0]) for p in members):
                 return tid
@@ -315,42 +178,33 @@ class Btf:
         except KeyError:
             return False
 
-    def resolve(self, tid: int) -> int:
-        while self.types[tid] and self.types[tid][0] in _BTF_QUALIFIERS:
-            tid = self.types[tid][3]
-        return tid
+    def resolve(self, tid: int) -> dict:
+        t = self.types[tid]
+        while t["kind"] in _BTF_QUALIFIERS:
+            t = self.types[t["type_id"]]
+        return t
 
     def sizeof(self, tid: int) -> int:
-        tid = self.resolve(tid)
-        kind, _, _, size_type, extra, _ = self.types[tid]
-        if kind == BTF_KIND_PTR:
+        t = self.resolve(tid)
+        if t["kind"] == "PTR":
             return 8
-        if kind == BTF_KIND_ARRAY:
-            elem, _idx, nelems = struct.unpack_from("<III", self.data, extra)
-            return self.sizeof(elem) * nelems
-        return size_type
+        if t["kind"] == "ARRAY":
+            return self.sizeof(t["type_id"]) * t["nr_elems"]
+        return t["size"]
 
-    def members(self, tid: int):
-        kind, _, info, _, extra, vlen = self.types[self.resolve(tid)]
-        if kind not in (BTF_KIND_STRUCT, BTF_KIND_UNION):
-            raise KeyError("not a struct or union")
-        bitfields = bool(info >> 31)
-        for i in range(vlen):
-            name_off, mtype, off = struct.unpack_from(
-                "<III", self.data, extra + 12 * i)
-            bit = off & 0xffffff if bitfields else off
-            yield self.name(name_off), mtype, bit
-
-    def member(self, tid: int, name: str):
+    def member(self, tid: int, name: str) -> tuple[int, int]:
         """(byte offset, type id) of @name, looking into anonymous
         structs and unions as C does."""
-        for mname, mtype, bit in self.members(tid):
-            if mname == name:
-                return bit // 8, mtype
-            if not mname:
+        t = self.resolve(tid)
+        if t["kind"] not in ("STRUCT", "UNION"):
+            raise KeyError(name)
+        for m in t["members"]:
+            if m["name"] == name:
+                return m["bits_offset"] // 8, m["type_id"]
+            if m["name"] == "(anon)":
                 try:
-                    off, t = self.member(mtype, name)
-                    return bit // 8 + off, t
+                    off, mtype = self.member(m["type_id"], name)
+                    return m["bits_offset"] // 8 + off, mtype
                 except KeyError:
                     pass
         raise KeyError(name)
@@ -368,6 +222,26 @@ class Btf:
                     from None
             off += moff
         return off, self.sizeof(tid)
+
+
+def bpftool() -> str:
+    """Debian's bpftool is in /usr/sbin, which a user's PATH may lack."""
+    return shutil.which("bpftool") or "/usr/sbin/bpftool"
+
+
+def read_btf(vmlinux: str) -> Btf:
+    """The kernel's BTF, through bpftool (Debian's bpftool package)."""
+    try:
+        r = subprocess.run([bpftool(), "-j", "btf", "dump", "file", vmlinux],
+                           capture_output=True, text=True)
+    except OSError as e:
+        raise RuntimeError(f"bpftool: {e} (apt-get install bpftool; "
+                           "scripts/irqlab-build deps installs it)") from e
+    if r.returncode:
+        raise RuntimeError(f"bpftool btf dump file {vmlinux} failed: "
+                           f"{r.stderr.strip()[-500:]} "
+                           "(CONFIG_DEBUG_INFO_BTF off?)")
+    return Btf(json.loads(r.stdout)["types"])
 
 
 # What the gdb commands read, as struct -> members.  Each becomes
@@ -396,9 +270,11 @@ LAYOUT = {
 LAYOUT_OPTIONAL = {"irq_info"}
 
 
-def layout(btf: Btf) -> dict:
+def layout(btf: Btf, wanted: dict = LAYOUT) -> dict:
+    """{"struct": {"sizeof": n}, "struct.member": {"offset", "size"}}
+    for each of @wanted's members."""
     out = {}
-    for st, members in LAYOUT.items():
+    for st, members in wanted.items():
         try:
             tid = btf.struct(st, members)
         except KeyError:
@@ -414,7 +290,29 @@ def layout(btf: Btf) -> dict:
 
 # ------------------------------------------------------- the symbol ELF
 
-def _linker_script(sections: list[Section]) -> str:
+@dataclass(frozen=True)
+class Section:
+    name: str
+    addr: int
+    size: int
+    code: bool              # SHF_EXECINSTR
+
+
+def kernel_sections(vmlinux: str) -> list[Section]:
+    """vmlinux's loaded sections in the kernel half, by address."""
+    with open(vmlinux, "rb") as f:
+        elf = ELFFile(f)
+        secs = [Section(s.name, s["sh_addr"], s["sh_size"],
+                        bool(s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR))
+                for s in elf.iter_sections()
+                if s["sh_flags"] & SH_FLAGS.SHF_ALLOC
+                and kernel_address(s["sh_addr"]) and s["sh_size"]]
+    return sorted(secs, key=lambda s: s.addr)
+
+
+def linker_script(sections: list[Section]) -> str:
+    """An ld script that lays out @sections empty (NOLOAD) at their
+    addresses."""
     lines = ["SECTIONS {"]
     for s in sections:
         lines.append(f"  {s.name} {s.addr:#x} (NOLOAD) : "
@@ -423,39 +321,46 @@ def _linker_script(sections: list[Section]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_symbol_elf(syms, elf: Elf, out: str, tmp: str) -> int:
+def add_symbol_args(syms: list[Symbol], sections: list[Section]) -> list:
     """
-    An ELF with @elf's loaded kernel sections (NOBITS: gdb reads memory
-    from the target) and @syms as symbols, each in the section that holds
-    it.  Returns the number of symbols written.  Local names repeat
+    objcopy's --add-symbol for each of @syms inside one of @sections
+    (NAME=SECTION:OFFSET,BINDING,KIND); the others (per-CPU offsets,
+    absolute values) have no place in the ELF.  Local names repeat
     (static functions of the same name in different files), which a
     symbol table allows and `break NAME` then sets at every one.
     """
-    secs = sorted((s for s in elf.sections
-                   if s.flags & SHF_ALLOC and s.addr >> 47 == 0x1ffff
-                   and s.size), key=lambda s: s.addr)
-    starts = [s.addr for s in secs]
+    starts = [s.addr for s in sections]
+    args = []
+    for sym in syms:
+        i = bisect.bisect_right(starts, sym.address) - 1
+        if i < 0 or sym.address > sections[i].addr + sections[i].size:
+            continue
+        s = sections[i]
+        kind = "function" if s.code and sym.type in "TtWw" else "object"
+        bind = "global" if sym.type.isupper() else "local"
+        args += ["--add-symbol", f"{sym.name}={s.name}:"
+                 f"{sym.address - s.addr:#x},{bind},{kind}"]
+    return args
+
+
+def write_symbol_elf(syms: list[Symbol], sections: list[Section], out: str,
+                     tmp: str) -> int:
+    """
+    An ELF with @sections (NOBITS: gdb reads memory from the target) and
+    @syms as symbols, each in the section that holds it.  Returns the
+    number of symbols written.
+    """
     empty_s = os.path.join(tmp, "empty.s")
     with open(empty_s, "w"):
         pass
     script = os.path.join(tmp, "sections.ld")
     with open(script, "w") as f:
-        f.write(_linker_script(secs))
+        f.write(linker_script(sections))
     _tool(["as", "--64", "-o", os.path.join(tmp, "empty.o"), empty_s])
     base = os.path.join(tmp, "base.elf")
     _tool(["ld", "-m", "elf_x86_64", "-T", script, "-o", base,
            os.path.join(tmp, "empty.o")])
-    args = []
-    for addr, typ, name in syms:
-        i = bisect.bisect_right(starts, addr) - 1
-        if i < 0 or addr > secs[i].addr + secs[i].size:
-            continue            # per-CPU offsets and absolute values
-        s = secs[i]
-        kind = "function" if s.flags & SHF_EXECINSTR and typ in "TtWw" \
-            else "object"
-        bind = "global" if typ.isupper() else "local"
-        args += ["--add-symbol",
-                 f"{name}={s.name}:{addr - s.addr:#x},{bind},{kind}"]
+    args = add_symbol_args(syms, sections)
     argfile = os.path.join(tmp, "objcopy.args")
     with open(argfile, "w") as f:
         # objcopy reads @file arguments whitespace-separated, one a line
@@ -484,60 +389,78 @@ class KernelSymbols:
 
 
 # Bumped when the files made change form.
-FORMAT = "1"
+FORMAT = "2"
 
 
 def debug_dir(build: str) -> str:
     return os.path.join(build, "guest", "debug")
 
 
-def ensure(build: str, log=print) -> KernelSymbols:
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamped(stamp: str, key: str, *paths) -> bool:
+    if not all(os.path.exists(p) for p in (stamp,) + paths):
+        return False
+    with open(stamp) as f:
+        return f.read().strip() == key
+
+
+def _stamp(stamp: str, key: str):
+    with open(stamp, "w") as f:
+        f.write(key + "\n")
+
+
+def ensure(cfg, log=print) -> KernelSymbols:
     """build/guest/debug/{vmlinux-<ver>.syms, System.map-<ver>,
-    layout-<ver>.json}, made once per kernel."""
-    guest = os.path.join(build, "guest")
-    with open(os.path.join(guest, "kernel-version")) as f:
-        ver = f.read().strip()
-    vmlinux = os.path.join(guest, f"vmlinux-{ver}")
-    d = debug_dir(build)
+    layout-<ver>.json}, made once per kernel (the System.map by a boot
+    of @cfg's kernel: guest_kallsyms())."""
+    ver = cfg.kernel()[0]
+    vmlinux = os.path.join(cfg.guest_dir, f"vmlinux-{ver}")
+    d = debug_dir(cfg.build)
     ks = KernelSymbols(ver, os.path.join(d, f"vmlinux-{ver}.syms"),
                        os.path.join(d, f"System.map-{ver}"),
                        os.path.join(d, f"layout-{ver}.json"))
-    stamp = os.path.join(d, f"symbols-{ver}.stamp")
-    with open(vmlinux, "rb") as f:
-        image = f.read()
     # The image, and what is read out of it (a new LAYOUT member or a
-    # change in how it is read invalidates the cache).
-    key = hashlib.sha256(image).hexdigest() + " " + hashlib.sha256(
+    # change in how it is read invalidates the ELF and the layout; the
+    # System.map depends on the image alone).
+    image = _sha256(vmlinux)
+    key = image + " " + hashlib.sha256(
         (json.dumps(LAYOUT, sort_keys=True) + FORMAT).encode()).hexdigest()
-    fresh = False
-    if all(os.path.exists(p) for p in (ks.symbols, ks.system_map, ks.layout,
-                                       stamp)):
-        with open(stamp) as f:
-            fresh = f.read().strip() == key
-        if fresh:
-            with open(ks.layout) as f:
-                ks.count = int(json.load(f)["symbols"])
-            return ks
-    log(f"irqlab: kernel symbols from vmlinux-{ver} "
-        "(kallsyms and BTF; once)")
+    stamp = os.path.join(d, f"symbols-{ver}.stamp")
+    if _stamped(stamp, key, ks.symbols, ks.system_map, ks.layout):
+        with open(ks.layout) as f:
+            ks.count = int(json.load(f)["symbols"])
+        return ks
     os.makedirs(d, exist_ok=True)
-    elf = Elf(image)
-    syms = kallsyms(elf)
-    btf_sec = elf.section(".BTF")
-    if btf_sec is None:
-        raise ValueError("vmlinux has no .BTF (CONFIG_DEBUG_INFO_BTF off)")
-    lay = layout(Btf(elf.contents(btf_sec)))
+    map_stamp = ks.system_map + ".stamp"
+    if not _stamped(map_stamp, image, ks.system_map):
+        log(f"irqlab: kernel symbols: booting {ver} once for its "
+            "/proc/kallsyms (about 15 s)")
+        text = system_map(parse_kallsyms(guest_kallsyms(cfg, log=log)))
+        with open(ks.system_map + ".new", "w") as f:
+            f.write(text)
+        os.replace(ks.system_map + ".new", ks.system_map)
+        _stamp(map_stamp, image)
+    log(f"irqlab: kernel symbols: the symbols ELF and the BTF layout of "
+        f"vmlinux-{ver} (once)")
+    with open(ks.system_map) as f:
+        syms = parse_kallsyms(f.read())
+    lay = layout(read_btf(vmlinux))
     with tempfile.TemporaryDirectory(prefix="irqlab-syms-") as tmp:
-        ks.count = write_symbol_elf(syms, elf, ks.symbols + ".new", tmp)
+        ks.count = write_symbol_elf(syms, kernel_sections(vmlinux),
+                                    ks.symbols + ".new", tmp)
     os.replace(ks.symbols + ".new", ks.symbols)
-    with open(ks.system_map, "w") as f:
-        f.write(system_map(syms))
     lay["symbols"] = ks.count
     lay["kernel"] = ver
     with open(ks.layout, "w") as f:
         json.dump(lay, f, indent=1, sort_keys=True)
-    with open(stamp, "w") as f:
-        f.write(key + "\n")
+    _stamp(stamp, key)
     return ks
 
 

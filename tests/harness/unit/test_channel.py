@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """channel.py: guest/init's report/sync protocol on ttyS1."""
 
+import base64
+import gzip
 import unittest
 
 from irqlab.channel import GuestChannel
@@ -38,6 +40,26 @@ class Channel(unittest.TestCase):
         ch = GuestChannel()
         evs = ch.feed(b"@@irqlab report begin a\n@@irqlab report end b\n")
         self.assertEqual(evs[0].kind, "error")
+
+    def test_gzip_file(self):
+        # guest/init's emit_gzip: busybox gzip -1 | base64, 76 a line.
+        text = "".join(f"ffffffff8100{i:04x} T f{i}\n" for i in range(500))
+        b64 = base64.encodebytes(gzip.compress(text.encode(), 1))
+        self.assertGreater(b64.count(b"\n"), 10)
+        ch = GuestChannel()
+        evs = ch.feed(b"@@irqlab report begin kallsyms\n"
+                      b"@@gzip /proc/kallsyms\n" + b64 +
+                      b"@@irqlab report end kallsyms\n")
+        self.assertEqual([e.kind for e in evs], ["report"])
+        self.assertEqual(evs[0].files, {"/proc/kallsyms": text})
+
+    def test_gzip_corrupt(self):
+        ch = GuestChannel()
+        evs = ch.feed(b"@@irqlab report begin x\n@@gzip /f\nH4sIAAAA\n"
+                      b"@@irqlab report end x\n")
+        self.assertEqual([e.kind for e in evs], ["error", "report"])
+        self.assertTrue(evs[0].arg.startswith("@@gzip /f: "), evs[0].arg)
+        self.assertEqual(evs[1].files, {"/f": None})
 
     def test_unknown_line(self):
         evs = GuestChannel().feed(b"@@irqlab bogus\n")
