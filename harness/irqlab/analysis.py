@@ -9,8 +9,8 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from . import (checks, dom0, faults, seed004, sequence, stall, vectors, xen,
-               xenmodel)
+from . import (affinity, checks, dom0, faults, sequence, stall, vectors,
+               xen, xenmodel)
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -24,7 +24,7 @@ class Analysis:
     rows: list = field(default_factory=list)
     steps: list = field(default_factory=list)
     teardown: list = field(default_factory=list)
-    expectation: seed004.Expectation | None = None
+    expectation: affinity.Expectation | None = None
     checks: list = field(default_factory=list)
     hook: str = ""
     unload_fault: str = ""      # a faults.UNLOAD_FAULTS kind, for _unload()
@@ -118,10 +118,10 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
         a.rows, a.guest, run["iommu"],
         driver=run["scenario"] == "msix-testdev")
 
-    a.expectation = seed004.expect(run["scenario"], run["smp"],
-                                   run["queues"] is None, run["io_queues"],
-                                   a.guest.online)
-    a.checks += seed004.check(a.expectation, a.rows, a.guest.online)
+    a.expectation = affinity.expect(run["scenario"], run["smp"],
+                                    run["queues"] is None, run["io_queues"],
+                                    a.guest.online)
+    a.checks += affinity.check(a.expectation, a.rows, a.guest.online)
 
     _unload(a)
     return a

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
 The cross-checks between the guest's view and the device's, each PASS or
-FAIL: per vector (seed 004's second stage: irq_msi_compose_msg() wrote
-the destination and vector the vector domain picked), through the vIOMMU
+FAIL: per vector (after request_irq(): irq_msi_compose_msg() wrote the
+destination and vector the vector domain picked), through the vIOMMU
 when the message is remappable, and after the driver let go.
 """
 

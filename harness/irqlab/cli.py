@@ -27,7 +27,7 @@ from .scenario import SCENARIOS
 # two are within noise; multi-threaded stays the default because it runs
 # the guest's CPUs concurrently, as real hardware does.  With other QEMUs
 # competing for the two cores thread=single did better (medians 12.5 s
-# against 15.1 s with vmlinuz), as facts.md's one pair suggests.
+# against 15.1 s with vmlinuz).
 DEFAULT_ACCEL = "tcg"
 DEFAULT_ACCEL_FIGURES = "multi-threaded; as fast as thread=single at " \
     "-smp 8 on 2 host cores, 7.0 s against 6.9 s"

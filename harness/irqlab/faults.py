@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
 TEST HOOKS ONLY: break one value on purpose so a test can see the checker
-FAIL (issue 5, "a deliberately broken case proves the checker can fail").
+FAIL: a deliberately broken case proves the checker can fail.
 
 Each fault changes one parsed value of vector 1 (the first I/O vector) --
 the guest's report or the device's answer -- after the run and before

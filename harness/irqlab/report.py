@@ -31,7 +31,7 @@ def text(a: Analysis, verbose: bool = False) -> str:
         w("")
         w("MSI-X as the device saw it (x-query-msix-log; "
           + ("every table write is Xen's)" if run.get("dom0") else
-             "seeds 001/003, 004 stage 2)"))
+             "msix_capability_init(), then request_irq())"))
         _steps(w, a.steps)
     if a.teardown:
         w("  after unbind:")
@@ -74,7 +74,8 @@ def text(a: Analysis, verbose: bool = False) -> str:
     if a.expectation:
         e = a.expectation
         w("")
-        w(f"Seed 004 expectation: {e.source}: {e.count} vectors"
+        w("Managed affinity expected (irq_create_affinity_masks()): "
+          f"{e.source}: {e.count} vectors"
           + (": " + ", ".join(
               f"{i}:{cpulist.format(aff)}{'' if m else ' unmanaged'}"
               for i, (aff, m) in enumerate(e.table)) if e.table else

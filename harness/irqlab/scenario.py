@@ -63,5 +63,5 @@ class Scenario:
 SCENARIOS = {s.name: s for s in (
     Scenario("msix-testdev", 64, False),
     Scenario("nvme", 64, True),         # hw/nvme: max_ioqpairs=64
-    Scenario("virtio-blk", 4, True),    # seed 004 measured num-queues=4
+    Scenario("virtio-blk", 4, True),    # as affinity.py's table measured
 )}

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
-Seeds 001/003: Linux's msix_capability_init() as the device saw it, from
-the device's event log (x-query-msix-log).
+Linux's msix_capability_init() as the device saw it, from the device's
+event log (x-query-msix-log).
 
 drivers/pci/msi/msi.c (6.1) does, in this order:
   1. set message control ENABLE and MASKALL in one write;
@@ -14,7 +14,7 @@ drivers/pci/msi/msi.c (6.1) does, in this order:
   5. clear MASKALL.
 Then request_irq() -> irq_startup() writes each vector's real message
 (compat format: the vector and destination the vector domain picked) and
-unmasks its entry (seed 004's second stage).
+unmasks its entry.
 
 The log is condensed into steps (runs of the same kind of event), each
 with its sequence numbers, and the order above is checked on the last
@@ -36,7 +36,7 @@ class Step:
     kind: str
     entries: list = field(default_factory=list)
     events: list = field(default_factory=list)
-    note: str = ""              # which step of seed 001/003 it is
+    note: str = ""              # which step of msix_capability_init() it is
 
     @property
     def seqs(self) -> str:
@@ -212,12 +212,13 @@ def check_order(events: list[dict], steps: list[Step], vectors: int,
                 table_size: int, remappable: bool,
                 xen: bool = False) -> list[Check]:
     """
-    Seed 001/003's order on the last allocation: @vectors entries in use
-    (the guest's msi_irqs), @table_size entries in the table.  Notes each
-    step it recognises.  A Xen HVM guest (@xen) skips step 4: Xen's MSI
-    domain sets pci_msi_ignore_mask (arch/x86/pci/xen.c), so
-    msix_capability_init() leaves the entries' mask bits alone; and it
-    does not unmask them at request_irq(): Xen does (xen.py checks it).
+    msix_capability_init()'s order on the last allocation: @vectors
+    entries in use (the guest's msi_irqs), @table_size entries in the
+    table.  Notes each step it recognises.  A Xen HVM guest (@xen) skips
+    step 4: Xen's MSI domain sets pci_msi_ignore_mask
+    (arch/x86/pci/xen.c), so msix_capability_init() leaves the entries'
+    mask bits alone; and it does not unmask them at request_irq(): Xen
+    does (xen.py checks it).
     """
     g = "sequence"
     ev = [e for e in events if e["capability"] == "msix"]

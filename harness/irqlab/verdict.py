@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Check:
-    group: str          # "sequence", "vector 3", "seed004", "unload", ...
+    group: str          # "sequence", "vector 3", "affinity", "unload", ...
     name: str           # what is compared, in a few words
     ok: bool
     detail: str = ""    # the values compared

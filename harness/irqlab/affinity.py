@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
-Seed 004: managed affinity.  pci_alloc_irq_vectors_affinity() with
-pre_vectors = 1 gives vector 0 (admin/config) every CPU, not managed, and
-spreads the CPUs over the other vectors, each managed
-(irq_create_affinity_masks(), IRQD_AFFINITY_MANAGED).
+Managed affinity: pci_alloc_irq_vectors_affinity() with pre_vectors = 1
+gives vector 0 (admin/config) every CPU, not managed, and spreads the
+CPUs over the other vectors, each managed (irq_create_affinity_masks(),
+IRQD_AFFINITY_MANAGED).
 
-The seed measured it on a real guest with 8 CPUs; those tables are frozen
-here and applied exactly when the topology and queue counts are the
-seed's.  For any other topology the expectation is derived from the
-guest's own CPUs: one vector per I/O queue, min(queues, CPUs) of them,
-each managed, their affinities a partition of the online CPUs; vector 0
-not managed, spanning them all.
+Measured on Debian's 6.1 guest with 8 CPUs and each device's default
+queue count, those tables are frozen here and applied exactly when the
+run has 8 CPUs and the default queues.  For any other topology the
+expectation is derived from the guest's own CPUs: one vector per I/O
+queue, min(queues, CPUs) of them, each managed, their affinities a
+partition of the online CPUs; vector 0 not managed, spanning them all.
 """
 
 from dataclasses import dataclass
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from . import cpulist
 from .verdict import Check
 
-SEED_CPUS = 8
-ALL = frozenset(range(SEED_CPUS))
-# Seed 004, measured: nvme with 9 queues (and msix-testdev, whose driver
+MEASURED_CPUS = 8
+ALL = frozenset(range(MEASURED_CPUS))
+# Measured at -smp 8: nvme with 9 queues (and msix-testdev, whose driver
 # allocates like nvme), and virtio-blk with num-queues=4.
 NVME_LIKE = [(ALL, False)] + [(frozenset({c}), True) for c in range(8)]
 FROZEN = {
@@ -29,11 +29,12 @@ FROZEN = {
     "virtio-blk": [(ALL, False)] + [(frozenset({c, c + 1}), True)
                                     for c in range(0, 8, 2)],
 }
+MEASURED = f"measured at -smp {MEASURED_CPUS}, frozen"
 
 
 @dataclass
 class Expectation:
-    source: str                 # "seed 004 (frozen)" or "derived"
+    source: str                 # MEASURED or "derived ..."
     count: int
     table: list | None          # [(affinity, managed)] when exact
 
@@ -41,16 +42,16 @@ class Expectation:
 def expect(scenario: str, smp: int, default_queues: bool, io_queues: int,
            online: frozenset) -> Expectation:
     """@io_queues: the I/O queues the device offers (capped by the CPUs)."""
-    if smp == SEED_CPUS and default_queues:
+    if smp == MEASURED_CPUS and default_queues:
         table = FROZEN[scenario]
-        return Expectation("seed 004 (frozen)", len(table), table)
+        return Expectation(MEASURED, len(table), table)
     return Expectation("derived from the guest's CPUs",
                        1 + min(io_queues, len(online)), None)
 
 
 def check(exp: Expectation, rows: list, online: frozenset) -> list[Check]:
     """@rows: vectors.Row in MSI-X entry order."""
-    g = "seed004"
+    g = "affinity"
     checks = [Check(g, f"{exp.count} vectors ({exp.source})",
                     len(rows) == exp.count, f"guest has {len(rows)}")]
     if exp.table is not None:
