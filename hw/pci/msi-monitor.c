@@ -65,20 +65,38 @@ static MsiVectorInfo *vector_info(PCIDevice *dev, MsiCapability cap,
     v->sent = c->sent;
     v->held = c->held;
     v->dropped = c->dropped;
+    v->dropped_bus_master = c->dropped_bus_master;
     v->decoded = msi_decode(msg.address, msg.data);
     return v;
 }
 
-static MsiDeviceInfo *msix_info(PCIDevice *dev)
+/* What both capabilities report alike: identity, bus mastering, counts. */
+static MsiDeviceInfo *device_info(PCIDevice *dev, MsiCapability cap)
 {
     MsiDeviceInfo *info = g_new0(MsiDeviceInfo, 1);
+
+    info->qom_path = object_get_canonical_path(OBJECT(dev));
+    info->bdf = bdf_of(dev);
+    info->capability = cap;
+    info->bus_master = msi_bus_master_enabled(dev);
+    return info;
+}
+
+/* The last step of msix_info() and msi_info(): the device's totals. */
+static void sum_vectors(MsiDeviceInfo *info)
+{
+    for (MsiVectorInfoList *v = info->vectors; v; v = v->next) {
+        info->dropped_bus_master += v->value->dropped_bus_master;
+    }
+}
+
+static MsiDeviceInfo *msix_info(PCIDevice *dev)
+{
+    MsiDeviceInfo *info = device_info(dev, MSI_CAPABILITY_MSIX);
     uint16_t control = pci_get_word(dev->config + dev->msix_cap +
                                     PCI_MSIX_FLAGS);
     MsiVectorInfoList **tail = &info->vectors;
 
-    info->qom_path = object_get_canonical_path(OBJECT(dev));
-    info->bdf = bdf_of(dev);
-    info->capability = MSI_CAPABILITY_MSIX;
     info->enabled = control & PCI_MSIX_FLAGS_ENABLE;
     info->function_masked = control & PCI_MSIX_FLAGS_MASKALL;
     info->table_size = dev->msix_entries_nr;
@@ -90,12 +108,13 @@ static MsiDeviceInfo *msix_info(PCIDevice *dev)
                                            msix_is_masked(dev, i), pending,
                                            dev->msix_entry_used[i]));
     }
+    sum_vectors(info);
     return info;
 }
 
 static MsiDeviceInfo *msi_info(PCIDevice *dev)
 {
-    MsiDeviceInfo *info = g_new0(MsiDeviceInfo, 1);
+    MsiDeviceInfo *info = device_info(dev, MSI_CAPABILITY_MSI);
     uint16_t flags = pci_get_word(dev->config + dev->msi_cap + PCI_MSI_FLAGS);
     bool msi64bit = flags & PCI_MSI_FLAGS_64BIT;
     /* Multiple Message Capable, and the pending bits after the mask bits */
@@ -106,9 +125,6 @@ static MsiDeviceInfo *msi_info(PCIDevice *dev)
                        pci_get_long(dev->config + pending_off) : 0;
     MsiVectorInfoList **tail = &info->vectors;
 
-    info->qom_path = object_get_canonical_path(OBJECT(dev));
-    info->bdf = bdf_of(dev);
-    info->capability = MSI_CAPABILITY_MSI;
     info->enabled = msi_enabled(dev);
     info->function_masked = false;
     info->table_size = capable;
@@ -126,6 +142,7 @@ static MsiDeviceInfo *msi_info(PCIDevice *dev)
                                            pending & BIT(i),
                                            info->enabled && allocated));
     }
+    sum_vectors(info);
     return info;
 }
 
@@ -184,7 +201,8 @@ static void append_entry(uint64_t seq, const MSIRecordEvent *ev,
         e->has_vector = true;
         e->vector = ev->vector;
     }
-    if (ev->cpu != MSI_RECORD_NO_CPU) {
+    /* A message's cpu is not written (msi_record_append()) */
+    if (ev->kind != MSI_EVENT_KIND_MESSAGE && ev->cpu != MSI_RECORD_NO_CPU) {
         e->has_cpu_index = true;
         e->cpu_index = ev->cpu;
     }
@@ -204,6 +222,7 @@ static void append_entry(uint64_t seq, const MSIRecordEvent *ev,
         break;
     case MSI_EVENT_KIND_PROGRAMMED:
     case MSI_EVENT_KIND_MESSAGE:
+    case MSI_EVENT_KIND_DROPPED_BUS_MASTER:
         e->has_address = e->has_data = true;
         e->address = ev->a;
         e->data = ev->b;
@@ -247,6 +266,22 @@ static const char *yes_no(bool b)
     return b ? "yes" : "-";
 }
 
+/* The vectors that dropped notifies with bus mastering off, on one line. */
+static void hmp_dropped_bus_master(Monitor *mon, MsiDeviceInfo *info)
+{
+    g_autoptr(GString) per = g_string_new("");
+
+    for (MsiVectorInfoList *v = info->vectors; v; v = v->next) {
+        if (v->value->dropped_bus_master) {
+            g_string_append_printf(per, "%svec %u: %" PRIu64,
+                                   per->len ? ", " : "", v->value->index,
+                                   v->value->dropped_bus_master);
+        }
+    }
+    monitor_printf(mon, "  dropped-bus-master: %" PRIu64 " (%s)\n",
+                   info->dropped_bus_master, per->str);
+}
+
 void hmp_info_msix(Monitor *mon, const QDict *qdict)
 {
     const char *device = qdict_get_try_str(qdict, "device");
@@ -261,13 +296,14 @@ void hmp_info_msix(Monitor *mon, const QDict *qdict)
 
         bool msix = info->capability == MSI_CAPABILITY_MSIX;
 
-        monitor_printf(mon, "%s %s: %s %s%s, %u %s%s\n", info->bdf,
+        monitor_printf(mon, "%s %s: %s %s%s, %u %s%s%s\n", info->bdf,
                        info->qom_path, msix ? "MSI-X" : "MSI",
                        info->enabled ? "enabled" : "disabled",
                        info->function_masked ? ", function masked" : "",
                        info->table_size, msix ? "entr" : "vector",
                        msix ? (info->table_size == 1 ? "y" : "ies")
-                            : (info->table_size == 1 ? "" : "s"));
+                            : (info->table_size == 1 ? "" : "s"),
+                       info->bus_master ? "" : ", bus master disabled");
         monitor_printf(mon, "  %4s %-18s %-10s %-4s %-4s %-4s %8s %8s %8s"
                        "  %s\n", "vec", "address", "data", "mask", "pend",
                        "used", "sent", "held", "dropped", "decoded");
@@ -280,6 +316,9 @@ void hmp_info_msix(Monitor *mon, const QDict *qdict)
                            yes_no(vi->masked), yes_no(vi->pending),
                            yes_no(vi->used), vi->sent, vi->held, vi->dropped,
                            vi->decoded->summary);
+        }
+        if (info->dropped_bus_master) {
+            hmp_dropped_bus_master(mon, info);
         }
     }
 }
@@ -296,7 +335,7 @@ void hmp_info_msix_log(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "%s: %" PRIu64 " events, %" PRIu64
                    " overwritten (log size %u)\n", log->qom_path,
                    log->next_seq, log->overwritten, log->size);
-    monitor_printf(mon, "%8s %14s %-14s %-5s %5s %-10s %s\n", "seq",
+    monitor_printf(mon, "%8s %14s %-18s %-5s %5s %-10s %s\n", "seq",
                    "time-ns", "kind", "cap", "vec", "by", "details");
     for (MsiLogEntryList *l = log->entries; l; l = l->next) {
         MsiLogEntry *e = l->value;
@@ -324,7 +363,7 @@ void hmp_info_msix_log(Monitor *mon, const QDict *qdict)
             details = g_strdup_printf("dword %u 0x%" PRIx64 " ignored",
                                       e->dword, e->q_new);
         }
-        monitor_printf(mon, "%8" PRIu64 " %14" PRId64 " %-14s %-5s %5s %-10s"
+        monitor_printf(mon, "%8" PRIu64 " %14" PRId64 " %-18s %-5s %5s %-10s"
                        " %s\n", e->seq, e->time_ns, MsiEventKind_str(e->kind),
                        MsiCapability_str(e->capability), vec, by,
                        details ? details : "");

@@ -56,6 +56,7 @@ static void msi_record_event(PCIDevice *dev, MsiEventKind kind,
     MSIRecordEvent *ev = &r->ring[r->next_seq & r->ring_mask];
 
     msi_record_append(r, kind, cap, vector, dword, a, b);
+    ev->cpu = MSI_RECORD_NO_CPU;
     if (current_cpu) {
         int cpl = cpu_privilege_level(current_cpu);
 
@@ -223,30 +224,63 @@ void msix_record_pending(PCIDevice *dev, unsigned vector, bool pending)
                      MSI_CAPABILITY_MSIX, vector, 0, 0, 0);
 }
 
-/* A notify that sent no message: count it (held or dropped) and log it. */
+/*
+ * A notify that sent no message: count it (held, dropped, or dropped for
+ * bus mastering off, with the message it did not send) and log it.
+ */
 static void record_unsent(PCIDevice *dev, MsiCapability cap, unsigned vector,
-                          MsiEventKind kind)
+                          MsiEventKind kind, MSIMessage msg)
 {
     MSIVectorCounters *c = counters(dev, cap, vector);
 
-    if (c && kind == MSI_EVENT_KIND_HELD) {
-        c->held++;
-    } else if (c) {
-        c->dropped++;
+    if (c) {
+        switch (kind) {
+        case MSI_EVENT_KIND_HELD:
+            c->held++;
+            break;
+        case MSI_EVENT_KIND_DROPPED:
+            c->dropped++;
+            break;
+        case MSI_EVENT_KIND_DROPPED_BUS_MASTER:
+            c->dropped_bus_master++;
+            break;
+        default:
+            g_assert_not_reached();
+        }
     }
-    msi_record_event(dev, kind, cap, vector, 0, 0, 0);
+    msi_record_event(dev, kind, cap, vector, 0, msg.address, msg.data);
 }
 
 void msix_record_held(PCIDevice *dev, unsigned vector)
 {
     trace_msix_notify_held(dev->name, vector);
-    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_HELD);
+    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_HELD,
+                  (MSIMessage) {});
 }
 
 void msix_record_dropped(PCIDevice *dev, unsigned vector)
 {
     trace_msix_notify_dropped(dev->name, vector);
-    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_DROPPED);
+    record_unsent(dev, MSI_CAPABILITY_MSIX, vector, MSI_EVENT_KIND_DROPPED,
+                  (MSIMessage) {});
+}
+
+/*
+ * msix_notify() or msi_notify() found @vector unmasked but bus mastering
+ * off: @msg is not a message, and msi_send_message() writes it into a
+ * disabled region (msi_bus_master_enabled()).
+ */
+void msi_record_dropped_bus_master(PCIDevice *dev, MsiCapability cap,
+                                   unsigned vector, MSIMessage msg)
+{
+    if (cap == MSI_CAPABILITY_MSIX) {
+        trace_msix_notify_dropped_bus_master(dev->name, vector,
+                                             msg.address, msg.data);
+    } else {
+        trace_msi_notify_dropped_bus_master(dev->name, vector,
+                                            msg.address, msg.data);
+    }
+    record_unsent(dev, cap, vector, MSI_EVENT_KIND_DROPPED_BUS_MASTER, msg);
 }
 
 void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
@@ -333,7 +367,8 @@ void msi_record_config(PCIDevice *dev)
 void msi_record_held(PCIDevice *dev, unsigned vector)
 {
     trace_msi_notify_held(dev->name, vector);
-    record_unsent(dev, MSI_CAPABILITY_MSI, vector, MSI_EVENT_KIND_HELD);
+    record_unsent(dev, MSI_CAPABILITY_MSI, vector, MSI_EVENT_KIND_HELD,
+                  (MSIMessage) {});
     msi_record_config(dev);             /* the pending bit it set */
 }
 

@@ -26,6 +26,7 @@
 #include "libqos/qgraph.h"
 #include "libqos/msix-testdev.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "msix-entry.h"
 #include "msix-query.h"
@@ -43,6 +44,51 @@ static uint64_t msg_alloc(QMsixTestdev *t, size_t bytes)
 static int64_t sent(QMsixTestdev *t, int vector)
 {
     return msix_query_counter(t->qts, QMSIX_TESTDEV_ID, vector, "sent");
+}
+
+/* Bus Master Enable, command register bit 2 */
+static void set_bus_master(QMsixTestdev *t, bool on)
+{
+    uint16_t cmd = qpci_config_readw(&t->dev, PCI_COMMAND);
+
+    qpci_config_writew(&t->dev, PCI_COMMAND,
+                       on ? cmd | PCI_COMMAND_MASTER
+                          : cmd & ~PCI_COMMAND_MASTER);
+}
+
+/*
+ * Capability @cap's vector @vector as x-query-msix reports it: its
+ * counters sent, held, dropped (none) and dropped-bus-master, and the
+ * capability's bus-master flag and dropped-bus-master total.
+ */
+static void check_counts(QMsixTestdev *t, const char *cap, int vector,
+                         int64_t sent, int64_t held, int64_t dropped_bm,
+                         bool bus_master)
+{
+    g_autoptr(QDict) s = msi_query_state(t->qts, QMSIX_TESTDEV_ID, cap);
+    QDict *v = msix_query_vector(s, vector);
+
+    g_assert_cmpint(qdict_get_int(v, "sent"), ==, sent);
+    g_assert_cmpint(qdict_get_int(v, "held"), ==, held);
+    g_assert_cmpint(qdict_get_int(v, "dropped"), ==, 0);
+    g_assert_true(qdict_haskey(v, "dropped-bus-master"));
+    g_assert_cmpint(qdict_get_int(v, "dropped-bus-master"), ==, dropped_bm);
+    g_assert_cmpint(qdict_get_int(s, "dropped-bus-master"), ==, dropped_bm);
+    g_assert_cmpint(qdict_get_bool(s, "bus-master"), ==, bus_master);
+}
+
+/* The message logged as event @seq: @address, @data */
+static void check_logged_message(QMsixTestdev *t, int64_t seq,
+                                 uint64_t address, uint32_t data)
+{
+    g_autoptr(QDict) resp = msix_qmp_ok(t->qts, "x-query-msix-log",
+                                        QMSIX_TESTDEV_ID, seq);
+    QList *entries = qdict_get_qlist(qdict_get_qdict(resp, "return"),
+                                     "entries");
+    QDict *ev = qobject_to(QDict, qlist_peek(entries));
+
+    g_assert_cmpuint(qdict_get_int(ev, "address"), ==, address);
+    g_assert_cmphex(qdict_get_int(ev, "data"), ==, data);
 }
 
 static void test_identity_and_defaults(void *obj, void *data,
@@ -231,20 +277,27 @@ static void test_2048_vectors(void *obj, void *data, QGuestAllocator *alloc)
                     MSIX_TESTDEV_ERR_NONE);
 }
 
-/* With MSI-X off: MSI; INTMS holds MSI vector 0, INTMC releases it. */
-static void test_msi(void *obj, void *data, QGuestAllocator *alloc)
+/* With MSI-X off: MSI enabled, one vector, its message @data to @msg */
+static void msi_enable(QMsixTestdev *t, uint64_t msg, uint16_t data)
 {
-    QMsixTestdev *t = obj;
-    uint64_t msg = msg_alloc(t, 4);
     uint8_t cap = qpci_find_capability(&t->dev, PCI_CAP_ID_MSI, 0);
 
     g_assert_cmphex(t->msix_cap, ==, 0);
     qpci_config_writel(&t->dev, cap + PCI_MSI_ADDRESS_LO, msg);
     qpci_config_writel(&t->dev, cap + PCI_MSI_ADDRESS_HI, msg >> 32);
-    qpci_config_writew(&t->dev, cap + PCI_MSI_DATA_64, 0x77);
+    qpci_config_writew(&t->dev, cap + PCI_MSI_DATA_64, data);
     qpci_config_writew(&t->dev, cap + PCI_MSI_FLAGS,
                        qpci_config_readw(&t->dev, cap + PCI_MSI_FLAGS) |
                        PCI_MSI_FLAGS_ENABLE);
+}
+
+/* With MSI-X off: MSI; INTMS holds MSI vector 0, INTMC releases it. */
+static void test_msi(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+
+    msi_enable(t, msg, 0x77);
     qmsix_testdev_enable_admin(t);
     g_assert_cmphex(qmsix_testdev_run_cmd(t, 0, MSIX_TESTDEV_CMD_NOOP,
                                           0, 0, 0), ==,
@@ -257,6 +310,105 @@ static void test_msi(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
     qmsix_testdev_writel(t, MSIX_TESTDEV_REG_INTMC, 1);
     g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x77);
+}
+
+/*
+ * Bus mastering off: a function sends no MSI or MSI-X message (PCIe Base
+ * 7.5.1.1.3, Bus Master Enable).  A raised vector writes nothing, sets no
+ * PBA bit and is counted and logged as dropped-bus-master, with the
+ * message it did not send, not as sent.  A vector held while masked and
+ * unmasked with bus mastering still off is lost the same way: QEMU clears
+ * its PBA bit (docs/msix-instrumentation.rst).  Bus mastering on again:
+ * nothing dropped comes back, and the next raise is sent.
+ */
+static void test_bus_master_off(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+    g_autofree char *info = NULL;
+    int64_t seq;
+
+    qmsix_testdev_msix_enable(t);
+    msix_entry_program(&t->dev, 1, msg, 0x61, false);
+    set_bus_master(t, false);
+    seq = msix_log_next_seq(t->qts, QMSIX_TESTDEV_ID);
+
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 1);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    g_assert_false(qpci_msix_pending(&t->dev, 1));
+    check_counts(t, "msix", 1, 0, 0, 1, false);
+    check_logged_message(t, seq, msg, 0x61);
+    seq = msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "dropped-bus-master", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 1);
+
+    /* Masked: held in the PBA as ever.  Unmasked: the PBA bit goes. */
+    msix_entry_mask(&t->dev, 1, true);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 1);
+    g_assert_true(qpci_msix_pending(&t->dev, 1));
+    msix_entry_mask(&t->dev, 1, false);
+    g_assert_false(qpci_msix_pending(&t->dev, 1));
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    check_counts(t, "msix", 1, 0, 1, 2, false);
+    seq = msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "table-write", 1, 3, 0, 1 },
+        { "mask", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+        { "held", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+        { "pending-set", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "table-write", 1, 3, 1, 0 },
+        { "unmask", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+        { "pending-clear", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "dropped-bus-master", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 8);
+
+    info = qtest_hmp(t->qts, "info msix " QMSIX_TESTDEV_ID);
+    g_test_message("info msix " QMSIX_TESTDEV_ID ": %s", info);
+    g_assert_nonnull(strstr(info, "MSI-X enabled, 9 entries, "
+                                  "bus master disabled"));
+    g_assert_nonnull(strstr(info, "  dropped-bus-master: 2 (vec 1: 2)"));
+
+    set_bus_master(t, true);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 1);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x61);
+    check_counts(t, "msix", 1, 1, 1, 2, true);
+    msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "message", 1, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+    }, 1);
+}
+
+/* The same for MSI: vector 0 raised with bus mastering off, then on */
+static void test_msi_bus_master_off(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+    int64_t seq;
+
+    msi_enable(t, msg, 0x78);
+    set_bus_master(t, false);
+    seq = msix_log_next_seq(t->qts, QMSIX_TESTDEV_ID);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 0);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0);
+    check_counts(t, "msi", 0, 0, 0, 1, false);
+    check_logged_message(t, seq, msg, 0x78);
+    seq = msi_expect_log(t->qts, QMSIX_TESTDEV_ID, "msi", seq,
+                         (MsixEvent[]) {
+        { "dropped-bus-master", 0, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 1);
+
+    set_bus_master(t, true);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 0);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x78);
+    check_counts(t, "msi", 0, 1, 0, 1, true);
+    msi_expect_log(t->qts, QMSIX_TESTDEV_ID, "msi", seq, (MsixEvent[]) {
+        { "message", 0, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT },
+    }, 1);
 }
 
 /*
@@ -443,6 +595,9 @@ static void msix_testdev_register_tests(void)
     QOSGraphTestOptions four_vectors = {
         .edge.extra_device_opts = "vectors=4,queues=2",
     };
+    QOSGraphTestOptions msi_only = {
+        .edge.extra_device_opts = "msix=off,vectors=4,queues=2",
+    };
 
     qos_add_test("identity", "msix-testdev", test_identity_and_defaults,
                  &nine_vectors);
@@ -453,9 +608,11 @@ static void msix_testdev_register_tests(void)
                  &(QOSGraphTestOptions) {
                      .edge.extra_device_opts = "vectors=2048,queues=1",
                  });
-    qos_add_test("msi", "msix-testdev", test_msi, &(QOSGraphTestOptions) {
-                     .edge.extra_device_opts = "msix=off,vectors=4,queues=2",
-                 });
+    qos_add_test("bus-master-off", "msix-testdev", test_bus_master_off,
+                 &nine_vectors);
+    qos_add_test("msi", "msix-testdev", test_msi, &msi_only);
+    qos_add_test("msi-bus-master-off", "msix-testdev",
+                 test_msi_bus_master_off, &msi_only);
     qos_add_test("intx", "msix-testdev", test_intx, &(QOSGraphTestOptions) {
                      .edge.extra_device_opts = "msix=off,msi=off,queues=2",
                  });

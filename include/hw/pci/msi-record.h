@@ -30,13 +30,14 @@
 typedef struct MSIVectorCounters {
     uint64_t sent;
     uint64_t held;
-    uint64_t dropped;
+    uint64_t dropped;               /* the vector was not in use */
+    uint64_t dropped_bus_master;    /* msi_bus_master_enabled() was false */
 } MSIVectorCounters;
 
 /*
  * One logged event; see MsiLogEntry in qapi/pci-msi.json.  Its sequence
  * number is not stored: event n lives in ring[n & ring_mask].  32 bytes;
- * kind, cap and dword share a word, so that the delivery path stores
+ * kind, cap, dword and cpl share a word, so that the delivery path stores
  * them, constants there, at once.
  */
 typedef struct MSIRecordEvent {
@@ -48,7 +49,8 @@ typedef struct MSIRecordEvent {
     uint8_t dword;
     uint8_t cpl;                /* the vCPU's privilege level, or NO_CPL */
     uint16_t vector;            /* or MSI_RECORD_NO_VECTOR */
-    uint16_t cpu;               /* the accessing vCPU, or NO_CPU */
+    /* The accessing vCPU, or NO_CPU; not written for a message */
+    uint16_t cpu;
 } MSIRecordEvent;
 
 /* MSIRecordEvent.cpu of an event no vCPU's access caused. */
@@ -89,7 +91,8 @@ void msi_record_msix_uninit(PCIDevice *dev);
 /*
  * The delivery path, inline so that it costs a few stores per message
  * (docs/msix-instrumentation.rst, "Cost"); the caller emits the trace
- * event.  A message records no accessor: the device sends it.
+ * event.  A message records no accessor, the device sends it: its cpu is
+ * left unwritten, which saves two instructions, and readers skip it.
  */
 static inline void msi_record_append(MSIRecord *r, MsiEventKind kind,
                                      MsiCapability cap, unsigned vector,
@@ -105,7 +108,24 @@ static inline void msi_record_append(MSIRecord *r, MsiEventKind kind,
     ev->dword = dword;
     ev->cpl = MSI_RECORD_NO_CPL;
     ev->vector = vector;
-    ev->cpu = MSI_RECORD_NO_CPU;
+}
+
+/*
+ * Whether @dev may send a message now: its Bus Master Enable, command
+ * register bit 2, is set.  A function with it clear sends none (PCI
+ * Express Base Specification, 7.5.1.1.3: "as MSI/MSI-X interrupt Messages
+ * are in-band memory writes, setting the Bus Master Enable bit to 0b
+ * disables MSI/MSI-X interrupt Messages as well"; PCI 3.0, 6.2.2, for
+ * any access), and pci_default_write_config() disables the function's
+ * bus-master address space, which discards msi_send_message()'s write.
+ * pci.c also disables that space for a function it disables
+ * (pci_set_enabled()), but resets the function then, MSI and MSI-X
+ * with it, so that its notifies are held, not sent.  On the delivery
+ * path: three instructions.
+ */
+static inline bool msi_bus_master_enabled(const PCIDevice *dev)
+{
+    return dev->config[PCI_COMMAND] & PCI_COMMAND_MASTER;
 }
 
 /*
@@ -144,6 +164,10 @@ void msix_record_pba_write(PCIDevice *dev, hwaddr offset, uint64_t val,
 /* MSI: msi.c */
 void msi_record_config(PCIDevice *dev);
 void msi_record_held(PCIDevice *dev, unsigned vector);
+
+/* Both: a notify while msi_bus_master_enabled() is false */
+void msi_record_dropped_bus_master(PCIDevice *dev, MsiCapability cap,
+                                   unsigned vector, MSIMessage msg);
 
 /* Readers: hw/pci/msi-monitor.c */
 const MSIVectorCounters *msi_record_counters(PCIDevice *dev,
