@@ -9,8 +9,8 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from . import (affinity, checks, dom0, faults, sequence, stall, vectors,
-               xen, xenmodel)
+from . import (affinity, checks, dom0, faults, irqchain, sequence, stall,
+               vectors, xen, xenmodel)
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -32,6 +32,8 @@ class Analysis:
     xen_rows: list = field(default_factory=list)    # xen.XenRow, --xen
     dom0_rows: list = field(default_factory=list)   # dom0.Dom0Row, --dom0
     model: list = field(default_factory=list)       # xenmodel.Aspect, --dom0
+    chains: dict | None = None      # irqchain.Chain by irq; None: unreported
+    vfio: object = None             # vfio.VfioRun, --vfio
 
     @property
     def ok(self) -> bool:
@@ -91,8 +93,17 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
         return _analyze_xen(a, qmp, fault)
     if run.get("dom0"):
         return _analyze_dom0(a, fault)
+    if run.get("vfio"):
+        from . import vfio
+        vfio.analyze(a, fault)
+        return a
+    try:
+        a.chains = irqchain.parse(loaded.get(irqchain.PATH))
+    except ReportError as e:
+        a.checks.append(Check("guest", "the irq_domain chains parse", False,
+                              str(e)))
     if fault:
-        a.hook = faults.apply(fault, a.guest, a.host, irtes)
+        a.hook = faults.apply(fault, a.guest, a.host, irtes, a.chains)
 
     lapics = {int(k): v for k, v in (run.get("lapic") or {}).items()}
     a.rows = vectors.build(a.guest, a.host, irtes if run["iommu"] else None,
@@ -117,6 +128,7 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
     a.checks += checks.vector_checks(
         a.rows, a.guest, run["iommu"],
         driver=run["scenario"] == "msix-testdev")
+    a.checks += irqchain.checks(a.rows, a.chains, a.host, a.guest.apicid)
 
     a.expectation = affinity.expect(run["scenario"], run["smp"],
                                     run["queues"] is None, run["io_queues"],

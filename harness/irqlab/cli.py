@@ -86,11 +86,14 @@ def main(argv=None, build: str | None = None) -> int:
                        help="those of a --xen run")
     which.add_argument("--dom0", action="store_true",
                        help="those of a --dom0 run")
+    which.add_argument("--vfio", action="store_true",
+                       help="those of a --vfio run")
 
     args = p.parse_args(argv)
     if args.command == "faults":
         print("\n".join(sorted({**(faults.XEN_FAULTS if args.xen else
                                    faults.DOM0_FAULTS if args.dom0 else
+                                   faults.VFIO_FAULTS if args.vfio else
                                    faults.FAULTS),
                                 **faults.UNLOAD_FAULTS})))
         return 0
@@ -137,6 +140,14 @@ def _scenario_options(p, build):
     p.add_argument("--iommu", action="store_true",
                    help="intel-iommu with interrupt remapping, guest "
                    "intel_iommu=on")
+    p.add_argument("--vfio", action="store_true",
+                   help="bind msix-testdev to vfio-pci behind intel-iommu "
+                   "and drive it with guest/vfio's program (docs/guest.rst, "
+                   "VFIO)")
+    p.add_argument("--iommu-intremap", choices=("on", "off"), default="on",
+                   help="with --vfio: the vIOMMU's interrupt remapping (on; "
+                   "off: compatibility-format messages, "
+                   "allow_unsafe_interrupts=1)")
     p.add_argument("--accel", default=DEFAULT_ACCEL,
                    help=f"QEMU -accel ({DEFAULT_ACCEL}; "
                    f"{DEFAULT_ACCEL_FIGURES})")
@@ -168,7 +179,7 @@ def _scenario_options(p, build):
 
 def _common(p):
     every = {**faults.FAULTS, **faults.XEN_FAULTS, **faults.DOM0_FAULTS,
-             **faults.UNLOAD_FAULTS}
+             **faults.VFIO_FAULTS, **faults.UNLOAD_FAULTS}
     p.add_argument("--inject-fault", choices=sorted(every), metavar="KIND",
                    help="TEST HOOK: break one parsed value before the "
                    "checks, to prove they can fail: " + "; ".join(
@@ -181,14 +192,18 @@ def config(args, build):
     """The run's Config from the options (`irqlab run`'s and `irqlab
     debug`'s), or None (said why)."""
     from .machine import Config
+    vfio = getattr(args, "vfio", False)
     cfg = Config(build=build, qemu=args.qemu, scenario=args.scenario,
-                 smp=args.smp, queues=args.queues, iommu=args.iommu,
+                 smp=args.smp, queues=args.queues,
+                 iommu=args.iommu or (vfio and args.iommu_intremap == "on"),
                  accel=args.accel, timeout=args.timeout,
                  commands=args.commands,
                  verbose=getattr(args, "verbose", False),
                  xen=args.xen_version if args.xen else None,
                  dom0=args.dom0,
-                 append=" ".join(args.append), expect=args.expect)
+                 append=" ".join(args.append), expect=args.expect,
+                 vfio=vfio_vectors(args.smp) if vfio else None,
+                 intremap=args.iommu_intremap == "on")
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
@@ -200,10 +215,26 @@ def config(args, build):
         print("irqlab: hint: make setup builds QEMU; scripts/irqlab-guest "
               "all builds the guest", file=sys.stderr)
         return None
+    if vfio and (args.scenario != "msix-testdev" or args.xen or args.dom0
+                 or args.iommu or args.expect):
+        print("irqlab: error: --vfio drives msix-testdev natively, with "
+              "its own vIOMMU: no --scenario, --xen, --dom0, --iommu or "
+              "--expect", file=sys.stderr)
+        return None
+    if args.iommu_intremap != "on" and not vfio:
+        print("irqlab: error: --iommu-intremap goes with --vfio",
+              file=sys.stderr)
+        return None
     if args.queues is not None and args.queues < 1:
         print("irqlab: error: --queues must be at least 1", file=sys.stderr)
         return None
     return cfg
+
+
+def vfio_vectors(smp: int) -> tuple[int, int]:
+    """--vfio's two enables: one vector per CPU, then two more (MSI-X is
+    NORESIZE: a new N is a disable and a whole new enable)."""
+    return smp, smp + 2
 
 
 def _run(args, build) -> dict | None:

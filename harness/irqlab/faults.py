@@ -17,6 +17,8 @@ FAULTS = {
     "handler-cpu": "an interrupt of vector 1 counted on a CPU outside its "
                    "effective affinity",
     "affinity": "vector 1's smp_affinity widened to every CPU",
+    "chain-vector": "the vector in vector 1's irq_cfg (the vector level of "
+                    "its irq_domain chain), plus one",
 }
 VICTIM = 1
 # The same, for a Xen HVM guest's vectors (`irqlab run --xen`, xen.py)
@@ -36,6 +38,11 @@ DOM0_FAULTS = {
     "dom0-model": "the model's first message for entry 1 written to the "
                   "next APIC ID",
 }
+# The same, for a --vfio run (vfio.py)
+VFIO_FAULTS = {
+    "vfio-eventfd": "the eventfd signals irqlab-vfio read on vector 1 of "
+                    "the first enable, plus one",
+}
 # For every kind of run: the report after the unbind
 UNLOAD_FAULTS = {
     "unload-handler": "vector 1's irq still handled after the unbind (its "
@@ -43,10 +50,12 @@ UNLOAD_FAULTS = {
 }
 
 
-def apply(kind: str, guest, host, irtes: dict | None) -> str:
+def apply(kind: str, guest, host, irtes: dict | None,
+          chains: dict | None = None) -> str:
     """
-    Doctor @guest (guest.GuestView), @host (host.HostView) or @irtes (the
-    IRTEs read through the vIOMMU, by entry).
+    Doctor @guest (guest.GuestView), @host (host.HostView), @irtes (the
+    IRTEs read through the vIOMMU, by entry) or @chains (irqchain.Chain
+    by irq).
     """
     from .vectors import entry_of_irqs
     irq = next((i for i, e in entry_of_irqs(guest).items() if e == VICTIM),
@@ -73,6 +82,13 @@ def apply(kind: str, guest, host, irtes: dict | None) -> str:
         line.counts[outside] += 1
     elif kind == "affinity":
         guest.affinity[irq] = guest.online
+    elif kind == "chain-vector":
+        chain = (chains or {}).get(irq)
+        level = chain.vector_level if chain else None
+        if level is None or level.vector is None:
+            raise ValueError(f"fault {kind}: no irq_domain chain of vector "
+                             f"{VICTIM} to break")
+        level.vector += 1
     else:
         raise ValueError(f"unknown fault {kind}")
     return f"TEST HOOK: {FAULTS[kind]}"
@@ -132,6 +148,18 @@ def apply_row(kind: str, rows, run: str) -> str:
     field = ROW_FAULTS[kind][1]
     setattr(row, field, (getattr(row, field) or 0) + 1)
     return f"TEST HOOK: {XEN_FAULTS.get(kind) or DOM0_FAULTS[kind]}"
+
+
+def apply_vfio(kind: str, lines: list) -> str:
+    """Doctor irqlab-vfio's parsed output (vfio.parse_output())."""
+    if kind != "vfio-eventfd":
+        raise ValueError(f"unknown fault {kind}")
+    d = next((d for w, d in lines if w == "vector" and d.get("step") == "1"
+              and d.get("vector") == str(VICTIM)), None)
+    if d is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    d["signals"] = str(int(d["signals"]) + 1)
+    return f"TEST HOOK: {VFIO_FAULTS[kind]}"
 
 
 def apply_unload(kind: str, guest, run: dict) -> str:

@@ -70,6 +70,10 @@ class Config:
     dom0: bool = False          # Linux as PV dom0 of Debian's Xen
     append: str = ""            # more kernel arguments
     expect: list | None = None  # /proc/interrupts regexes (analysis.py)
+    # guest/vfio's program drives the device through vfio-pci (vfio.py):
+    # (N1, N2), the vectors of its two enables
+    vfio: tuple | None = None
+    intremap: bool = True       # with vfio: intel-iommu,intremap=on|off
 
     @property
     def guest_dir(self) -> str:
@@ -144,8 +148,14 @@ def kernel_cmdline(cfg: Config) -> str:
             f"trace_event={TRACE_EVENTS}", "trace_buf_size=4M",
             f"irqlab.scenario={cfg.scenario}", f"irqlab.bdf={BDF}",
             f"irqlab.commands={cfg.commands}"]
-    if cfg.iommu:
+    if cfg.iommu or cfg.vfio:
         args.append("intel_iommu=on")
+    if cfg.vfio:
+        args.append(f"irqlab.vfio={cfg.vfio[0]},{cfg.vfio[1]}")
+        if not cfg.intremap:
+            # vfio_iommu_type1.c: no group attach without remapping unless
+            # the admin accepts it (guest/init hands it to insmod).
+            args.append("vfio_iommu_type1.allow_unsafe_interrupts=1")
     if cfg.xen:
         # Keep the disks and NICs QEMU's xen-platform would unplug for
         # blkfront/netfront (virtio-blk among them).
@@ -179,11 +189,14 @@ def qemu_args(cfg: Config, tmp: str, console: str, sync: str,
     fw = cfg.firmware_dir()
     if fw:
         args += ["-L", fw]
-    if cfg.iommu:
+    if cfg.iommu or cfg.vfio:
         # Interrupt remapping under TCG needs nothing more: QEMU refuses
         # intremap only with KVM's in-kernel irqchip (kernel-irqchip=split is
         # the KVM answer).  It must precede the devices it translates.
-        args += ["-device", "intel-iommu,intremap=on"]
+        # VFIO needs the vIOMMU either way: without an IOMMU group
+        # vfio-pci does not probe (CONFIG_VFIO_NOIOMMU is off).
+        args += ["-device", "intel-iommu,intremap="
+                 + ("on" if cfg.iommu else "off")]
     args += SCENARIOS[cfg.scenario].device_args(
         cfg.queues, tmp, log_size(cfg.commands, cfg.smp,
                                   min(cfg.io_queues(), cfg.smp))
@@ -266,6 +279,7 @@ def new_record(cfg: Config, **more) -> dict:
             "commands": cfg.commands, "kernel": cfg.kernel()[0],
             "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
             "xen": cfg.xen, "dom0": cfg.dom0, "expect": cfg.expect or [],
+            "vfio": list(cfg.vfio) if cfg.vfio else None,
             "linux-vectors": linux_vector_names(cfg),
             "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {},
             **more}
@@ -443,7 +457,8 @@ def query(vm, cfg: Config, phase: str, record: dict) -> dict:
         out["xen-event-list"] = vm.cmd("xen-event-list")
     if phase == "loaded":
         record["lapic"] = lapic.read(vm)
-    if cfg.iommu and phase == "loaded":
+    # --vfio holds the device at "loaded" and "reenabled" (vfio.py).
+    if cfg.iommu and phase in ("loaded", "reenabled"):
         def hmp(line):
             return vm.cmd("human-monitor-command", command_line=line)
         unit = iommu.read_remapping_unit(hmp)
@@ -456,5 +471,5 @@ def query(vm, cfg: Config, phase: str, record: dict) -> dict:
                 if v["decoded"]["format"] == "remappable":
                     irte[v["index"]] = iommu.read_irte(
                         hmp, unit, iommu.interrupt_index(v["decoded"]))
-        record["irte"] = irte
+        record["irte" if phase == "loaded" else f"irte-{phase}"] = irte
     return out

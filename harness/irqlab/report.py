@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The printed report, and the JSON document that holds all of it."""
 
-from . import cpulist, dom0, xen
+from . import cpulist, dom0, irqchain, vfio, xen
 from .analysis import Analysis
 from .machine import TAIL
 
@@ -14,6 +14,8 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w(f"irqlab run: {run['scenario']}, -smp {run['smp']}"
       + (f", {run['io_queues']} I/O queues" if run.get("queues") else "")
       + (", intel-iommu intremap" if run["iommu"] else "")
+      + (", vfio-pci (intremap off)" if run.get("vfio") and not run["iommu"]
+         else ", vfio-pci" if run.get("vfio") else "")
       + f", -accel {accel}; kernel {run.get('kernel', '?')}, "
       f"QEMU {run.get('qemu-version', '?')}")
     if not run.get("irqlab-qemu", True):
@@ -42,6 +44,14 @@ def text(a: Analysis, verbose: bool = False) -> str:
         w("Vectors (guest: /proc, tracefs; host: x-query-msix"
           + (", IRTE" if run["iommu"] else "") + ")")
         _rows(w, a)
+    if a.rows and a.chains is not None:
+        w("")
+        w("irq_domain hierarchy (guest: irqlab_irqchain, domain hwirq chip "
+          "per level, then the vector level's irq_cfg; host: x-query-msix"
+          + (", IRTE" if run["iommu"] else "") + ")")
+        _chains(w, a)
+    if a.vfio is not None:
+        vfio.render(w, a, _rows, _chains)
     if a.dom0_rows:
         w("")
         w("Vectors in dom0 (dom0: /proc; host: x-query-msix, its log; every "
@@ -189,6 +199,13 @@ def _rows(w, a: Analysis):
             for k, v in sorted(lap.items(), key=lambda x: int(x[0]))))
 
 
+def _chains(w, a: Analysis):
+    head = ("vec", "irq", "chain (irq's level first)", "vector", "dest",
+            "CPU", "host vec, dest")
+    _table(w, [head] + [irqchain.describe(r, a.chains.get(r.irq))
+                        for r in a.rows])
+
+
 def _xen_rows(w, a: Analysis):
     head = ("vec", "irq", "name", "smp_aff", "eff", "pirq", "port",
             "vCPU", "sent", "delivered", "counted", "handler CPUs")
@@ -295,6 +312,9 @@ def as_json(a: Analysis) -> dict:
             "vectors": [r.as_json() for r in a.rows],
             "xen-vectors": [r.as_json() for r in a.xen_rows],
             "dom0-vectors": [r.as_json() for r in a.dom0_rows],
+            "vfio": vfio.as_json(a.vfio),
+            "irq-chains": None if a.chains is None else [
+                c.as_json() for _, c in sorted(a.chains.items())],
             "expectation": None if a.expectation is None else {
                 "source": a.expectation.source,
                 "count": a.expectation.count,
