@@ -23,6 +23,14 @@ walk adds Xen's dom0 path: xen_initdom_setup_msi_irqs(),
 xen_bind_pirq_msi_to_irq(), __startup_pirq(), where Xen, not Linux,
 writes and unmasks the entries.
 
+A VFIO user (`irqlab debug --vfio`, "vfio" in the configuration): the
+walk adds vfio-pci-core's MSI-X path, VFIO_DEVICE_SET_IRQS ->
+vfio_pci_set_irqs_ioctl() -> vfio_pci_set_msi_trigger() ->
+(vfio_msi_enable(), inlined) pci_alloc_irq_vectors() -> ...; then
+vfio_msi_set_block() -> vfio_msi_set_vector_signal() -> request_irq();
+and vfio_msi_disable().  Those functions are in a module: they are
+resolved and armed when vfio_pci_core loads (ModuleLoadBreakpoint).
+
 Commands:
   irqlab-config FILE        the configuration debug.py writes (JSON)
   irqlab-functions          the functions the walk stops at, and where
@@ -82,6 +90,9 @@ class State:
         self.percpu = {}            # per-CPU symbol -> offset (System.map)
         self.starting = {}          # irq -> irq_desc, DUT irq_startup()s
         self.pirq = {}              # irq -> Xen's pirq (dom0)
+        # A VFIO user of the device (debug.py --vfio): vfio-pci-core's
+        # functions
+        self.vfio = False
 
     def off(self, name: str) -> int:
         try:
@@ -287,10 +298,17 @@ class WalkFunction:
     """
 
     def __init__(self, names, what, inspect, inlined=(), path=None,
-                 dom0_what=None):
+                 dom0_what=None, module=None, inlined_callers=None):
         self.names, self._what, self.inspect = names, what, inspect
         self.inlined = inlined
         self.path, self.dom0_what = path, dom0_what
+        # @module: the module the function is in (its name as the kernel
+        # has it): resolved once gdb has the module's symbols.
+        # @inlined_callers: caller -> the function inlined into that
+        # caller which makes this call (a stop whose return address is in
+        # the caller says so).
+        self.module = module
+        self.inlined_callers = inlined_callers or {}
         self.name = self.addr = None
 
     @property
@@ -320,7 +338,8 @@ def _pci_alloc(fn):
     h = Hit(fn, f"dev {pci_name(pdev)} min_vecs {reg('rsi')} max_vecs "
             f"{reg('rdx')} flags {flags:#x}"
             f"{' (PCI_IRQ_AFFINITY)' if flags & PCI_IRQ_AFFINITY else ''}"
-            + aff, dev=pci_name(pdev), min=reg("rsi"), max=reg("rdx"))
+            + aff, dev=pci_name(pdev), min=reg("rsi"), max=reg("rdx"),
+            flags=flags)
     ReturnBreakpoint(h, _pci_alloc_returned)
     return h
 
@@ -528,10 +547,175 @@ def _startup_pirq_returned(call):
                irq=irq, entry=entry, pirq=pirq, port=port, phase="return")
 
 
+# ------------------------------------------------ a VFIO user's path
+#
+# vfio: a user program's VFIO_DEVICE_SET_IRQS (drivers/vfio/pci/, Linux
+# 6.1): vfio_pci_core_ioctl() -> vfio_pci_ioctl_set_irqs() (inlined into
+# it in Debian's build) -> vfio_pci_set_irqs_ioctl(vdev, flags, index,
+# start, count, data) -> vfio_pci_set_msi_trigger(vdev, index, start,
+# count, flags, data), which (count 0, DATA_NONE) calls
+# vfio_msi_disable(vdev, msix); or, not enabled yet, vfio_msi_enable(vdev,
+# nvec, msix) (inlined into it): pci_alloc_irq_vectors(pdev, 1, nvec,
+# PCI_IRQ_MSIX), no PCI_IRQ_AFFINITY; then vfio_msi_set_block(vdev,
+# start, count, fds, msix) -> vfio_msi_set_vector_signal(vdev, vector,
+# fd, msix) per vector: free_irq() of the old trigger, the entry
+# rewritten with its cached message (get_cached_msi_msg(),
+# pci_write_msi_msg()), request_irq(vfio_msihandler).  Each is matched to
+# the device through vdev->pdev (vfio_pci_core_device's offset from the
+# module's BTF, symbols.MODULE_LAYOUT).
+
+VFIO_MODULE = "vfio_pci_core"
+VFIO_INDEX = {0: "INTX", 1: "MSI", 2: "MSI-X", 3: "ERR", 4: "REQ",
+              5: "none"}      # VFIO_PCI_NUM_IRQS: vdev->irq_type's none
+VFIO_SET_FLAGS = ((1 << 0, "DATA_NONE"), (1 << 1, "DATA_BOOL"),
+                  (1 << 2, "DATA_EVENTFD"), (1 << 3, "ACTION_MASK"),
+                  (1 << 4, "ACTION_UNMASK"), (1 << 5, "ACTION_TRIGGER"))
+VFIO_DATA_NONE, VFIO_DATA_EVENTFD = 1 << 0, 1 << 2
+VFIO_PCI_MSIX_IRQ_INDEX = 2
+
+
+def vfio_pdev(vdev: int) -> int | None:
+    """vdev->pdev of a struct vfio_pci_core_device *, None when this is
+    not the device under test."""
+    if not vdev:
+        return None
+    pdev = u64(vdev + S.off("vfio_pci_core_device.pdev"))
+    if not pdev or not is_dut_pdev(pdev):
+        return None
+    S.pdev = pdev
+    return pdev
+
+
+def vfio_irq_type(vdev: int) -> str:
+    """vdev->irq_type: VFIO_PCI_{INTX,MSI,MSIX}_IRQ_INDEX, or none
+    (is_irq_none(): VFIO_PCI_NUM_IRQS)."""
+    t = u32(vdev + S.off("vfio_pci_core_device.irq_type"))
+    return VFIO_INDEX.get(t, "none") if t <= 2 else "none"
+
+
+def vfio_flags(flags: int) -> str:
+    return "|".join(n for b, n in VFIO_SET_FLAGS if flags & b) or "0"
+
+
+def vfio_fds(data: int, count: int, limit=8) -> list[int]:
+    """The int32 eventfds of a DATA_EVENTFD SET_IRQS (a kernel copy of
+    the user's array), the first @limit."""
+    if not data or not count:
+        return []
+    n = min(count, limit)
+    return [_s32(v) for v in struct.unpack(f"<{n}I", mem(data, 4 * n))]
+
+
+def _fds_text(fds, count) -> str:
+    return "[" + " ".join(map(str, fds)) +         (" ...]" if count > len(fds) else "]")
+
+
+def _vfio_set_irqs_ioctl(fn):
+    """vfio_pci_set_irqs_ioctl(vdev, flags, index, start, count, data)."""
+    vdev = reg("rdi")
+    pdev = vfio_pdev(vdev)
+    if pdev is None:
+        return None
+    flags, index = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
+    start, count = reg("rcx") & 0xffffffff, reg("r8") & 0xffffffff
+    fds = vfio_fds(reg("r9"), count) if flags & VFIO_DATA_EVENTFD else []
+    return Hit(fn, f"dev {pci_name(pdev)} index "
+               f"{VFIO_INDEX.get(index, index)} start {start} count {count} "
+               f"flags {flags:#x} ({vfio_flags(flags)})"
+               + (f" fds {_fds_text(fds, count)}" if fds else "")
+               + f"; irq_type {vfio_irq_type(vdev)}",
+               index=index, start=start, count=count, flags=flags,
+               irq_type=vfio_irq_type(vdev))
+
+
+def _vfio_set_msi_trigger(fn):
+    """vfio_pci_set_msi_trigger(vdev, index, start, count, flags, data):
+    what it is about to do, from its arguments and vdev's state."""
+    vdev = reg("rdi")
+    pdev = vfio_pdev(vdev)
+    if pdev is None:
+        return None
+    index, start = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
+    count, flags = reg("rcx") & 0xffffffff, reg("r8") & 0xffffffff
+    irq_type = vfio_irq_type(vdev)
+    num_ctx = _s32(u32(vdev + S.off("vfio_pci_core_device.num_ctx")))
+    same = irq_type == VFIO_INDEX.get(index)
+    if same and not count and flags & VFIO_DATA_NONE:
+        then = "vfio_msi_disable()"
+    elif flags & VFIO_DATA_EVENTFD and same:
+        then = "vfio_msi_set_block() (already enabled)"
+    elif flags & VFIO_DATA_EVENTFD:
+        then = f"vfio_msi_enable(nvec {start + count}) (inlined here: "             "pci_alloc_irq_vectors()), then vfio_msi_set_block()"
+    elif flags & VFIO_DATA_NONE and same:
+        then = "eventfd_signal() of each trigger (loopback)"
+    else:
+        then = "-"
+    return Hit(fn, f"dev {pci_name(pdev)} index "
+               f"{VFIO_INDEX.get(index, index)} start {start} count {count} "
+               f"flags {flags:#x} ({vfio_flags(flags)}); irq_type "
+               f"{irq_type} num_ctx {num_ctx} -> {then}",
+               index=index, start=start, count=count, flags=flags,
+               irq_type=irq_type, num_ctx=num_ctx,
+               enable=start + count if then.startswith("vfio_msi_enable")
+               else None)
+
+
+def _vfio_set_block(fn):
+    """vfio_msi_set_block(vdev, start, count, fds, msix)."""
+    vdev = reg("rdi")
+    pdev = vfio_pdev(vdev)
+    if pdev is None:
+        return None
+    start, count = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
+    fds = vfio_fds(reg("rcx"), count)
+    return Hit(fn, f"dev {pci_name(pdev)} start {start} count {count} fds "
+               + (_fds_text(fds, count) if reg("rcx") else "none (-1)")
+               + f" msix {reg('r8') & 1}",
+               start=start, count=count, msix=reg("r8") & 1)
+
+
+def _vfio_vector_signal(fn):
+    """vfio_msi_set_vector_signal(vdev, vector, fd, msix)."""
+    vdev = reg("rdi")
+    pdev = vfio_pdev(vdev)
+    if pdev is None:
+        return None
+    vector, fd = _s32(reg("rsi")), _s32(reg("rdx"))
+    return Hit(fn, f"dev {pci_name(pdev)} vector {vector} fd {fd}"
+               + (" (free only)" if fd < 0 else "")
+               + f" msix {reg('rcx') & 1}",
+               entry=vector, fd=fd, msix=reg("rcx") & 1)
+
+
+def _vfio_msi_disable(fn):
+    """vfio_msi_disable(vdev, msix)."""
+    vdev = reg("rdi")
+    pdev = vfio_pdev(vdev)
+    if pdev is None:
+        return None
+    num_ctx = _s32(u32(vdev + S.off("vfio_pci_core_device.num_ctx")))
+    return Hit(fn, f"dev {pci_name(pdev)} msix {reg('rsi') & 1} num_ctx "
+               f"{num_ctx}", num_ctx=num_ctx)
+
+
 WALK_FUNCTIONS = [
     WalkFunction(
+        ["vfio_pci_set_irqs_ioctl"], "vfio: VFIO_DEVICE_SET_IRQS "
+        "(vfio_pci_ioctl_set_irqs(), inlined into vfio_pci_core_ioctl(), "
+        "copied the header and data): by index and action",
+        _vfio_set_irqs_ioctl, path="vfio", module=VFIO_MODULE,
+        inlined_callers={"vfio_pci_core_ioctl": "vfio_pci_ioctl_set_irqs"}),
+    WalkFunction(
+        ["vfio_pci_set_msi_trigger"], "vfio: MSI/MSI-X trigger (a tail "
+        "call of vfio_pci_set_irqs_ioctl(): its caller shows): enable "
+        "(vfio_msi_enable(), inlined here: pci_alloc_irq_vectors() without "
+        "PCI_IRQ_AFFINITY), attach eventfds, or disable",
+        _vfio_set_msi_trigger, inlined=("vfio_msi_enable",), path="vfio",
+        module=VFIO_MODULE),
+    WalkFunction(
         ["pci_alloc_irq_vectors_affinity"], "the driver asks for vectors",
-        _pci_alloc),
+        _pci_alloc,
+        inlined_callers={"vfio_pci_set_msi_trigger": "vfio_msi_enable"}),
     WalkFunction(
         ["__pci_enable_msix_range"],
         "MSI-X range; msix_capability_init() (inlined here) enables "
@@ -577,6 +761,15 @@ WALK_FUNCTIONS = [
         "rewrite the entry", _irq_data_arg(lambda irqd: ""),
         path="native"),
     WalkFunction(
+        ["vfio_msi_set_block"], "vfio: one vfio_msi_set_vector_signal() "
+        "per vector of [start, start + count)", _vfio_set_block,
+        path="vfio", module=VFIO_MODULE),
+    WalkFunction(
+        ["vfio_msi_set_vector_signal"], "vfio: free the vector's old "
+        "trigger; with an eventfd, rewrite the entry with its cached "
+        "message (masked), then request_irq(vfio_msihandler)",
+        _vfio_vector_signal, path="vfio", module=VFIO_MODULE),
+    WalkFunction(
         ["__setup_irq"], "request_irq(): install the handler",
         _setup_irq),
     WalkFunction(
@@ -587,14 +780,44 @@ WALK_FUNCTIONS = [
         ["__startup_pirq"], "dom0: EVTCHNOP_bind_pirq binds the pirq to "
         "an event channel; Xen starts its irq: unmasks the entry",
         _startup_pirq, path="dom0"),
+    WalkFunction(
+        ["vfio_msi_disable"], "vfio: free every vector's irq, "
+        "pci_free_irq_vectors() (MSI-X disabled)", _vfio_msi_disable,
+        path="vfio", module=VFIO_MODULE),
 ]
 
 
 def walk_functions_here() -> list:
     """The walk's functions in this kind of guest: native, or a PV dom0
     (all of them: the native-only ones stay armed to show that dom0
-    never reaches them for the device)."""
-    return [s for s in WALK_FUNCTIONS if S.dom0 or s.path != "dom0"]
+    never reaches them for the device); a VFIO user's with --vfio, or
+    once vfio_pci_core is loaded."""
+    return [s for s in WALK_FUNCTIONS
+            if (S.dom0 or s.path != "dom0")
+            and (s.path != "vfio" or S.vfio
+                 or s.module in S.loaded_modules)]
+
+
+def inlined_note(name: str) -> str:
+    """How irqlab-functions shows a function said to be inlined: checked
+    against the symbols gdb has now."""
+    a = address_of(name)
+    if a is None:
+        return f"({name}: inlined, not in kallsyms)"
+    return f"({name}: has a symbol here, {a:#x}: not inlined in this " \
+        "kernel)"
+
+
+def inlined_at(fn, caller: str | None) -> str | None:
+    """The function inlined into @caller ("function+0xoff ...") that made
+    this call, when @fn knows one and it has no symbol of its own."""
+    if not caller:
+        return None
+    name = re.split(r"[+ ]", caller, 1)[0]
+    inner = fn.inlined_callers.get(name)
+    if inner is None or address_of(inner) is not None:
+        return None
+    return inner
 
 
 class WalkBreakpoint(gdb.Breakpoint):
@@ -855,10 +1078,29 @@ class ModuleLoadBreakpoint(gdb.Breakpoint):
     def stop(self):
         try:
             mod = reg("rdi")
-            load_module_symbols(mod, cstr(mod + S.off("module.name"), 56))
+            name = cstr(mod + S.off("module.name"), 56)
+            loaded = load_module_symbols(mod, name)
         except (gdb.error, gdb.MemoryError, OSError, ValueError) as e:
             print(f"irqlab: cannot load a module's symbols: {e}")
+            return False
+        # Walk functions in this module are armed from the walk's loop,
+        # with the target stopped (gdb does not let a stop() method add
+        # breakpoints); outside a walk irqlab-walk arms them when it
+        # starts.
+        if loaded and S.walking and any(
+                s.module == name and s.addr is None
+                for s in walk_functions_here()):
+            S.pending = ModuleLoaded(name)
+            return True
         return False
+
+
+class ModuleLoaded:
+    """S.pending when a module with walk functions was loaded: the walk
+    arms them and goes on."""
+
+    def __init__(self, name):
+        self.name = name
 
 
 # ------------------------------------------------------------ commands
@@ -882,6 +1124,7 @@ class Config(gdb.Command):
         S.bus, S.devfn = int(bus, 16), int(dev, 16) << 3 | int(fn)
         S.log = S.cfg.get("log")
         S.dom0 = bool(S.cfg.get("dom0"))
+        S.vfio = bool(S.cfg.get("vfio"))
         S.percpu = S.cfg.get("percpu", {})
         addr = address_of("do_init_module")
         if S.cfg.get("module-files") and addr is not None \
@@ -902,11 +1145,22 @@ class Functions(gdb.Command):
             if s.resolve():
                 print(f"  {s.name:36} {s.addr:#x}  {s.what}")
                 for n in s.inlined:
-                    print(f"  {'':36} {'':18}  ({n}: inlined, not in "
-                          "kallsyms)")
+                    print(f"  {'':36} {'':18}  {inlined_note(n)}")
+                for caller, n in s.inlined_callers.items():
+                    if address_of(caller) is None:
+                        continue
+                    a = address_of(n)
+                    print(f"  {'':36} {'':18}  " + (
+                        f"({n}: inlined into {caller}, not in kallsyms; "
+                        "it makes this call)" if a is None else
+                        f"({n}: has a symbol here, {a:#x}: not inlined "
+                        "in this kernel)"))
                 if S.dom0 and s.path == "native":
                     print(f"  {'':36} {'':18}  (native only: not reached "
                           "in a PV dom0; armed all the same)")
+            elif s.module and s.module not in S.loaded_modules:
+                print(f"  {'/'.join(s.names):36} -  in {s.module}, not "
+                      "loaded yet (armed when it loads)")
             else:
                 print(f"  {'/'.join(s.names):36} -  not in this kernel")
 
@@ -958,6 +1212,14 @@ class Walk(gdb.Command):
                         and not x.startswith("[Switching to")]
                 if said:
                     print("\n".join(said))
+                if isinstance(hit, ModuleLoaded):
+                    new = arm()
+                    for b in S.walk_bps:
+                        b.enabled = True
+                    if new:
+                        print(f"irqlab: {hit.name} loaded: armed "
+                              + ", ".join(new))
+                    continue
                 if hit is None:
                     if not gdb.selected_inferior().threads():
                         print("irqlab-walk: the guest is gone")
@@ -988,13 +1250,22 @@ class Walk(gdb.Command):
             save_log()
 
 
-def arm():
-    """A breakpoint on each walk function this kernel has (once)."""
+def arm() -> list[str]:
+    """A breakpoint on each walk function this kernel has (once); a
+    module's once gdb has its symbols.  The names newly armed."""
     S.walk_bps = [b for b in S.walk_bps if b.is_valid()]
     armed = {b.function for b in S.walk_bps}
+    new = []
     for s in walk_functions_here():
-        if s not in armed and s.resolve():
+        if s in armed:
+            continue
+        if s.path == "vfio" and \
+                "vfio_pci_core_device.pdev" not in S.layout:
+            continue        # no BTF layout: cannot match the device
+        if s.resolve():
             S.walk_bps.append(WalkBreakpoint(s))
+            new.append(s.name)
+    return new
 
 
 def report(hit, n, full=False):
@@ -1003,10 +1274,15 @@ def report(hit, n, full=False):
     ret = hit.info.get("phase") == "return"
     if ret:
         print(f"#{n} {hit.function.name} returned  ({hit.where()})")
-    else:
+    inner = None
+    if not ret:
+        caller = symbol_at(hit.ret)
+        inner = inlined_at(hit.function, caller)
         print(f"#{n} {hit.function.name}  ({hit.where()})  "
               f"{hit.function.what}")
-        print(f"   caller  {symbol_at(hit.ret)}")
+        print(f"   caller  {caller}"
+              + (f"  (in {inner}(), inlined there: not in kallsyms)"
+                 if inner else ""))
     print(f"   args    {hit.text}")
     if S.dom0 and S.stops:
         # In a dom0 the table changes inside Xen's hypercalls, where no
@@ -1022,6 +1298,7 @@ def report(hit, n, full=False):
                     "cpu": hit.cpu, "dom0-cpu": hit.vcpu,
                     "pc": hit.pc, "rsp": hit.rsp,
                     "caller": None if ret else symbol_at(hit.ret),
+                    "inlined-caller": inner,
                     "args": hit.text, "info": hit.info,
                     "msix": state, "monitor": text})
     save_log()
@@ -1032,10 +1309,25 @@ def save_log():
         with open(S.log + ".new", "w") as f:
             json.dump({"stops": S.stops,
                        "modules": S.loaded_modules,
+                       "inlined": inlined_state(),
                        "armed": {b.function.name: b.function.path
                                  for b in S.walk_bps if b.is_valid()}},
                       f, indent=1)
         os.replace(S.log + ".new", S.log)
+
+
+def inlined_state() -> dict:
+    """Each function the walk says is inlined -> whether gdb has a
+    symbol for it now (a module's once its symbols are loaded), for the
+    batch checks."""
+    out = {}
+    for s in walk_functions_here():
+        for n in list(s.inlined) + list(s.inlined_callers.values()):
+            out.setdefault(n, {"symbol": address_of(n) is not None,
+                               "module": s.module,
+                               "module-loaded": s.module is None
+                               or s.module in S.loaded_modules})
+    return out
 
 
 class Msix(gdb.Command):

@@ -38,6 +38,10 @@ xen_bind_pirq_msi_to_irq() the entry PHYSDEVOP_map_pirq just mapped holds
 Xen's message, masked; across each __startup_pirq() (EVTCHNOP_bind_pirq)
 the entry goes from masked to unmasked, a compatibility-format message
 with a vector; and Linux composes no message for the device.
+
+--vfio (msix-testdev driven by guest/vfio's program through vfio-pci):
+the walk adds vfio-pci-core's functions, armed when that module loads,
+and vfio_stop_checks() follows both enables through them.
 """
 
 import ctypes
@@ -254,6 +258,7 @@ class Session:
             json.dump({"layout": self.ks.layout, "device": DUT, "bdf": BDF,
                        "module-files": self.module_files(),
                        "log": self.stop_log, "dom0": self.cfg.dom0,
+                       "vfio": bool(self.cfg.vfio),
                        "percpu": percpu}, f, indent=1)
         kernel = self.ks.dbg_vmlinux or self.ks.symbols
         lines = ["set pagination off", "set confirm off", "set width 0",
@@ -369,6 +374,7 @@ class Session:
             self.stops = doc["stops"]
             self.record["gdb-modules"] = doc.get("modules", {})
             self.record["gdb-armed"] = doc.get("armed", {})
+            self.record["gdb-inlined"] = doc.get("inlined", {})
         except (OSError, ValueError):
             self.stops = []
         self.record["gdb-stops"] = [
@@ -484,6 +490,8 @@ def stop_checks(stops: list, guest, record: dict) -> list[Check]:
                          guest.interrupts[irq].msi_index == entry,
                          f"irq {irq}: walk entry {entry}, /proc/interrupts "
                          f"hwirq entry {guest.interrupts[irq].msi_index}"))
+    if record.get("vfio"):
+        out += vfio_stop_checks(stops, record)
     return out
 
 
@@ -614,6 +622,205 @@ def dom0_stop_checks(stops: list, guest, record: dict) -> list[Check]:
                          "; ".join(diff) or ", ".join(
                              f"irq {i} entry {e}"
                              for i, e in sorted(report.items()))))
+    return out
+
+
+# vfio-pci-core's functions the walk arms (guest/gdb/irqlab.py, path
+# "vfio"), and the ones Debian's build inlines, with where.
+VFIO_FUNCTIONS = ("vfio_pci_set_irqs_ioctl", "vfio_pci_set_msi_trigger",
+                  "vfio_msi_set_block", "vfio_msi_set_vector_signal",
+                  "vfio_msi_disable")
+VFIO_INLINED = {"vfio_pci_ioctl_set_irqs": "vfio_pci_core_ioctl",
+                "vfio_msi_enable": "vfio_pci_set_msi_trigger"}
+VFIO_MSIX, EVENTFD_TRIGGER, NONE_TRIGGER = 2, 0x24, 0x21
+PCI_IRQ_AFFINITY = 1 << 3
+
+
+def vfio_stop_checks(stops: list, record: dict) -> list[Check]:
+    """
+    A VFIO user's MSI-X set-up as the walk saw it (guest/vfio's program:
+    SET_IRQS(DATA_EVENTFD) with N1 eventfds, loopback, disable, again
+    with N2, disable), each claim from the stops and the device's table
+    at them:
+
+    - vfio_pci_core's functions were armed once it loaded, and the two
+      Debian's build inlines have no symbol even with its symbols loaded:
+      vfio_pci_ioctl_set_irqs() (into vfio_pci_core_ioctl()) and
+      vfio_msi_enable() (into vfio_pci_set_msi_trigger());
+    - for each enable, in order: vfio_pci_set_irqs_ioctl(MSI-X,
+      DATA_EVENTFD|ACTION_TRIGGER, 0, N) called from vfio_pci_core_ioctl()
+      (vfio_pci_ioctl_set_irqs() inlined there), vfio_pci_set_msi_trigger()
+      with nothing enabled yet (so vfio_msi_enable()), then
+      pci_alloc_irq_vectors_affinity(max N) called from vfio_msi_enable()
+      (inlined into vfio_pci_set_msi_trigger()) without PCI_IRQ_AFFINITY,
+      __pci_enable_msix_range(maxvec N) with MSI-X disabled, N returned
+      with ENABLE set and MASKALL clear (msix_capability_init(), inlined);
+    - then vfio_msi_set_block(0, N) and one vfio_msi_set_vector_signal()
+      per vector 0..N-1 with an eventfd: the entry masked there (VFIO
+      rewrites it with its cached message, masked), unmasked when that
+      irq's irq_startup() returned (request_irq());
+    - each disable: vfio_pci_set_msi_trigger(count 0, DATA_NONE) ->
+      vfio_msi_disable() with N1, then N2, vectors, MSI-X still enabled,
+      each vector's trigger freed (vfio_msi_set_vector_signal(fd -1));
+    - the loopback SET_IRQS(DATA_NONE|ACTION_TRIGGER, N1) allocates
+      nothing and attaches nothing.
+    """
+    g = "gdb"
+    out = []
+    armed = {f for f, path in record.get("gdb-armed", {}).items()
+             if path == "vfio"}
+    missing = [f for f in VFIO_FUNCTIONS if f not in armed]
+    out.append(Check(g, "vfio: vfio_pci_core's walk functions armed when it"
+                     " loaded", "vfio_pci_core" in record.get(
+                         "gdb-modules", {}) and not missing,
+                     f"not armed: {', '.join(missing)}" if missing
+                     else ", ".join(VFIO_FUNCTIONS)))
+    inl = record.get("gdb-inlined", {})
+    bad = [f"{n}: " + ("not listed" if n not in inl else "has a symbol"
+                       if inl[n]["symbol"] else "module not loaded")
+           for n in VFIO_INLINED if n not in inl or inl[n]["symbol"]
+           or not inl[n]["module-loaded"]]
+    out.append(Check(g, "vfio: vfio_pci_ioctl_set_irqs(), vfio_msi_enable()"
+                     " inlined (no symbol with vfio_pci_core's loaded)",
+                     not bad, "; ".join(bad) or ", ".join(
+                         f"{n} into {c}" for n, c in VFIO_INLINED.items())))
+
+    enables = [s for s in stops if s["function"] == "vfio_pci_set_irqs_ioctl"
+               and s["info"].get("index") == VFIO_MSIX
+               and s["info"].get("flags") == EVENTFD_TRIGGER
+               and s["info"].get("irq_type") == "none"]
+    want = list(record.get("vfio") or [])
+    out.append(Check(g, "vfio: an enabling SET_IRQS(MSI-X, DATA_EVENTFD|"
+                     f"ACTION_TRIGGER) stop per enable ({want})",
+                     [s["info"]["count"] for s in enables] == want,
+                     ", ".join(f"#{s['n']} count {s['info']['count']}"
+                               for s in enables) or "no such stop"))
+    for k, (call, n) in enumerate(zip(enables, want), 1):
+        nxt = next((s["n"] for s in stops if s["n"] > call["n"] and
+                    s["function"] == "vfio_pci_set_irqs_ioctl"), 1 << 30)
+        span = [s for s in stops if call["n"] <= s["n"] < nxt]
+        out += _vfio_enable_checks(g, k, n, call, span)
+    out += _vfio_disable_checks(g, stops, want)
+    return out
+
+
+def _first(span, function, phase="entry", **info):
+    return next((s for s in span if s["function"] == function
+                 and s["phase"] == phase
+                 and all(s["info"].get(k) == v for k, v in info.items())),
+                None)
+
+
+def _vfio_enable_checks(g, k, n, call, span) -> list[Check]:
+    what = f"vfio: enable {k} ({n} vectors)"
+    trig = _first(span, "vfio_pci_set_msi_trigger")
+    alloc = _first(span, "pci_alloc_irq_vectors_affinity")
+    rng = _first(span, "__pci_enable_msix_range")
+    ret = _first(span, "pci_alloc_irq_vectors_affinity", "return")
+    chain = [("vfio_pci_set_irqs_ioctl from vfio_pci_core_ioctl "
+              "(vfio_pci_ioctl_set_irqs inlined)",
+              call["info"].get("start") == 0
+              and call.get("inlined-caller") == "vfio_pci_ioctl_set_irqs",
+              call),
+             ("vfio_pci_set_msi_trigger, nothing enabled",
+              trig is not None and trig["info"].get("enable") == n, trig),
+             ("pci_alloc_irq_vectors_affinity from vfio_msi_enable (inlined)"
+              f", max {n}, no PCI_IRQ_AFFINITY",
+              alloc is not None and alloc.get("inlined-caller") ==
+              "vfio_msi_enable" and alloc["info"].get("max") == n
+              and not alloc["info"].get("flags", 0) & PCI_IRQ_AFFINITY,
+              alloc),
+             (f"__pci_enable_msix_range maxvec {n}, MSI-X disabled",
+              rng is not None and f"maxvec {n}" in rng["args"]
+              and rng.get("msix") and not rng["msix"]["enabled"], rng),
+             (f"{n} returned, ENABLE set, MASKALL clear",
+              ret is not None and ret["info"].get("returned") == n
+              and ret.get("msix") and ret["msix"]["enabled"]
+              and not ret["msix"]["function-masked"], ret)]
+    order = [s["n"] for _, ok, s in chain if s is not None]
+    bad = [f"{text}: " + (f"#{s['n']} {s['args']}" if s else "no stop")
+           for text, ok, s in chain if not ok]
+    if order != sorted(order):
+        bad.append(f"out of order: stops {order}")
+    out = [Check(g, f"{what}: SET_IRQS -> vfio_pci_set_irqs_ioctl() -> "
+                 "vfio_pci_set_msi_trigger() -> [vfio_msi_enable()] "
+                 "pci_alloc_irq_vectors_affinity() -> "
+                 "__pci_enable_msix_range() [msix_capability_init()]",
+                 not bad, "; ".join(bad) or "stops " + ", ".join(
+                     f"#{x}" for x in order))]
+
+    block = _first(span, "vfio_msi_set_block", start=0, count=n)
+    signals = [s for s in span if s["function"] ==
+               "vfio_msi_set_vector_signal" and s["phase"] == "entry"
+               and s["info"].get("fd", -1) >= 0]
+    bad = []
+    if block is None:
+        bad.append(f"no vfio_msi_set_block(0, {n}) stop")
+    if [s["info"]["entry"] for s in signals] != list(range(n)):
+        bad.append("vectors " + str([s["info"]["entry"] for s in signals]))
+    for s in signals:
+        v = s["info"]["entry"]
+        e = _entry(s["msix"], v) if s.get("msix") else None
+        started = next((x for x in span if x["n"] > s["n"] and x["function"]
+                        == "irq_startup" and x["phase"] == "return"
+                        and x["info"].get("entry") == v), None)
+        after = _entry(started["msix"], v)             if started and started.get("msix") else None
+        if e is None or not e["masked"] or after is None                 or after["masked"]:
+            bad.append(f"vector {v}: #{s['n']} "
+                       + (_state(e) if e else "no entry") + " -> "
+                       + (f"#{started['n']} {_state(after)}" if after
+                          else "no irq_startup() return"))
+    out.append(Check(
+        g, f"{what}: vfio_msi_set_block(0, {n}) -> "
+        "vfio_msi_set_vector_signal() per vector with its eventfd: entry "
+        "masked there, unmasked when its irq_startup() returned", not bad,
+        "; ".join(bad) or f"#{block['n']}, vectors 0-{n - 1} at " +
+        ", ".join(f"#{s['n']}" for s in signals)))
+    return out
+
+
+def _vfio_disable_checks(g, stops, want) -> list[Check]:
+    out = []
+    disables = [s for s in stops if s["function"] == "vfio_msi_disable"]
+    bad = []
+    for s in disables:
+        freed = []
+        for x in stops:
+            if x["n"] <= s["n"]:
+                continue
+            if x["function"] != "vfio_msi_set_vector_signal" or                     x["info"].get("fd", 0) >= 0:
+                break
+            freed.append(x["info"]["entry"])
+        trig = next((x for x in reversed(stops) if x["n"] < s["n"]
+                     and x["function"] == "vfio_pci_set_msi_trigger"), None)
+        if not (s.get("msix") and s["msix"]["enabled"]) or                 freed != list(range(s["info"].get("num_ctx", -1))) or                 trig is None or trig["info"].get("count") != 0 or                 trig["info"].get("flags") != NONE_TRIGGER:
+            bad.append(f"#{s['n']} num_ctx {s['info'].get('num_ctx')}: "
+                       f"freed {freed}, from "
+                       + (f"#{trig['n']} {trig['args']}" if trig else "?"))
+    out.append(Check(
+        g, "vfio: each disable: vfio_pci_set_msi_trigger(count 0, "
+        "DATA_NONE) -> vfio_msi_disable() with MSI-X enabled, every "
+        "vector's trigger freed (vfio_msi_set_vector_signal(fd -1))",
+        [s["info"].get("num_ctx") for s in disables] == want and not bad,
+        "; ".join(bad) or ", ".join(
+            f"#{s['n']} num_ctx {s['info'].get('num_ctx')}"
+            for s in disables) or "no vfio_msi_disable() stop"))
+    loop = [s for s in stops if s["function"] == "vfio_pci_set_msi_trigger"
+            and s["info"].get("flags") == NONE_TRIGGER
+            and s["info"].get("count")]
+    bad = []
+    for s in loop:
+        nxt = next((x["n"] for x in stops if x["n"] > s["n"] and
+                    x["function"] == "vfio_pci_set_irqs_ioctl"), 1 << 30)
+        bad += [f"#{x['n']} {x['function']}" for x in stops
+                if s["n"] < x["n"] < nxt]
+    out.append(Check(
+        g, "vfio: loopback SET_IRQS(DATA_NONE|ACTION_TRIGGER) on enabled "
+        "MSI-X: no allocation, no vector signal (eventfd_signal() only)",
+        bool(loop) and not bad and all(s["info"].get("irq_type") == "MSI-X"
+                                       for s in loop),
+        "; ".join(bad) or ", ".join(f"#{s['n']} count {s['info']['count']}"
+                                    for s in loop) or "no such stop"))
     return out
 
 

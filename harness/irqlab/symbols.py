@@ -244,6 +244,21 @@ def read_btf(vmlinux: str) -> Btf:
     return Btf(json.loads(r.stdout)["types"])
 
 
+def read_module_btf(ko: str, vmlinux: str, base: Btf) -> Btf:
+    """A module's BTF: split BTF on the kernel's (its type ids go on
+    from the vmlinux's, and refer to them), so the module's types with
+    @base's (the vmlinux's, read_btf())."""
+    try:
+        r = subprocess.run([bpftool(), "-j", "-B", vmlinux, "btf", "dump",
+                            "file", ko], capture_output=True, text=True)
+    except OSError as e:
+        raise RuntimeError(f"bpftool: {e}") from e
+    if r.returncode:
+        raise RuntimeError(f"bpftool -B {vmlinux} btf dump file {ko} "
+                           f"failed: {r.stderr.strip()[-500:]}")
+    return Btf(list(base.types.values()) + json.loads(r.stdout)["types"])
+
+
 # What the gdb commands read, as struct -> members.  Each becomes
 # "struct.member": {"offset": ..., "size": ...} in the layout file.
 LAYOUT = {
@@ -269,6 +284,18 @@ LAYOUT = {
 # members are then left out of the layout.
 LAYOUT_OPTIONAL = {"irq_info"}
 
+# Structures of a module, from the module's BTF (split BTF on the
+# vmlinux's: `bpftool -B vmlinux btf dump file X.ko`): the module's .ko
+# under the kernel's lib/modules/<ver>/kernel/ -> struct -> members.
+# The VFIO walk (guest/gdb/irqlab.py) matches a call to the device
+# through vdev->pdev, and shows vdev's MSI state.  A kernel without the
+# module gets no such members in its layout.
+MODULE_LAYOUT = {
+    "drivers/vfio/pci/vfio-pci-core.ko": {
+        "vfio_pci_core_device": ["pdev", "num_ctx", "irq_type"],
+    },
+}
+
 
 def layout(btf: Btf, wanted: dict = LAYOUT) -> dict:
     """{"struct": {"sizeof": n}, "struct.member": {"offset", "size"}}
@@ -285,6 +312,20 @@ def layout(btf: Btf, wanted: dict = LAYOUT) -> dict:
         for m in members:
             off, size = btf.offsetof(st, m, members)
             out[f"{st}.{m}"] = {"offset": off, "size": size}
+    return out
+
+
+def module_layout(guest_dir: str, ver: str, vmlinux: str, base: Btf,
+                  wanted: dict = MODULE_LAYOUT) -> dict:
+    """layout() of MODULE_LAYOUT's structures, each from its module's
+    BTF; a module this kernel's package lacks is left out."""
+    out = {}
+    for rel, structs in wanted.items():
+        ko = os.path.join(guest_dir, "kernel", "lib", "modules", ver,
+                          "kernel", rel)
+        if not os.path.exists(ko):
+            continue
+        out.update(layout(read_module_btf(ko, vmlinux, base), structs))
     return out
 
 
@@ -431,7 +472,8 @@ def ensure(cfg, log=print) -> KernelSymbols:
     # System.map depends on the image alone).
     image = _sha256(vmlinux)
     key = image + " " + hashlib.sha256(
-        (json.dumps(LAYOUT, sort_keys=True) + FORMAT).encode()).hexdigest()
+        (json.dumps([LAYOUT, MODULE_LAYOUT], sort_keys=True)
+         + FORMAT).encode()).hexdigest()
     stamp = os.path.join(d, f"symbols-{ver}.stamp")
     if _stamped(stamp, key, ks.symbols, ks.system_map, ks.layout):
         with open(ks.layout) as f:
@@ -451,7 +493,9 @@ def ensure(cfg, log=print) -> KernelSymbols:
         f"vmlinux-{ver} (once)")
     with open(ks.system_map) as f:
         syms = parse_kallsyms(f.read())
-    lay = layout(read_btf(vmlinux))
+    btf = read_btf(vmlinux)
+    lay = layout(btf)
+    lay.update(module_layout(cfg.guest_dir, ver, vmlinux, btf))
     with tempfile.TemporaryDirectory(prefix="irqlab-syms-") as tmp:
         ks.count = write_symbol_elf(syms, kernel_sections(vmlinux),
                                     ks.symbols + ".new", tmp)
