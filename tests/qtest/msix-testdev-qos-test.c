@@ -27,6 +27,7 @@
 #include "libqos/msix-testdev.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "hw/i386/x86-msi.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "msix-entry.h"
 #include "msix-query.h"
@@ -411,6 +412,131 @@ static void test_msi_bus_master_off(void *obj, void *data,
     }, 1);
 }
 
+/* The entry the held-message tests hold a message in */
+#define HELD_VECTOR     4
+
+/* Whether the message @data to @address has arrived where it goes */
+typedef bool (*ArrivedFn)(QMsixTestdev *t, uint64_t address, uint32_t data);
+
+/* A word of guest RAM, zeroed: the message's data once written */
+static bool arrived_in_ram(QMsixTestdev *t, uint64_t address, uint32_t data)
+{
+    uint32_t val = qtest_readl(t->qts, address);
+
+    if (val) {
+        g_assert_cmphex(val, ==, data);
+    }
+    return val != 0;
+}
+
+/* CPU 0's local APIC: the vector in its IRR */
+static bool arrived_in_lapic(QMsixTestdev *t, uint64_t address,
+                             uint32_t data)
+{
+    g_assert_cmpuint(x86_msi_dest_id(address), ==, 0);
+    return lapic_irr_has(t->qts, 0, x86_msi_vector(data));
+}
+
+/*
+ * A message held while its entry is masked, across MSI-X disabled and
+ * enabled again in the order of writes VFIO's host driver makes (Linux's
+ * msix_capability_init()): Message Control ENABLE|MASKALL, the entry's
+ * message written, MASKALL cleared; the entry stays masked and nothing is
+ * sent until the driver unmasks it.  The pending bit survives all of it,
+ * and the unmask sends the message exactly once and clears the bit.  The
+ * PBA is only read.
+ */
+static void check_held_across_reenable(QMsixTestdev *t, uint64_t address,
+                                       uint32_t data, ArrivedFn arrived)
+{
+    uint8_t ctrl = t->msix_cap + PCI_MSIX_FLAGS;
+    int64_t seq, sent0;
+
+    set_bus_master(t, true);
+    qmsix_testdev_msix_enable(t);
+    msix_entry_program(&t->dev, HELD_VECTOR, address, data, true);
+    g_assert_false(arrived(t, address, data));
+    sent0 = sent(t, HELD_VECTOR);
+    seq = msix_log_next_seq(t->qts, QMSIX_TESTDEV_ID);
+
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, HELD_VECTOR);
+    g_assert_true(qpci_msix_pending(&t->dev, HELD_VECTOR));
+    g_assert_false(arrived(t, address, data));
+    g_assert_cmpint(sent(t, HELD_VECTOR), ==, sent0);
+    g_assert_cmpint(msix_query_counter(t->qts, QMSIX_TESTDEV_ID, HELD_VECTOR,
+                                       "held"), ==, 1);
+    seq = msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "held", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "pending-set", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 2);
+
+    qpci_config_writew(&t->dev, ctrl, 0);
+    qpci_config_writew(&t->dev, ctrl,
+                       PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    msix_entry_set(&t->dev, HELD_VECTOR, address, data);
+    qpci_config_writew(&t->dev, ctrl, PCI_MSIX_FLAGS_ENABLE);
+    g_assert_true(qpci_msix_pending(&t->dev, HELD_VECTOR));
+    g_assert_false(arrived(t, address, data));
+    g_assert_cmpint(sent(t, HELD_VECTOR), ==, sent0);
+    seq = msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "control", MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          PCI_MSIX_FLAGS_ENABLE, 0 },
+        { "control", MSIX_LOG_ABSENT, MSIX_LOG_ABSENT, 0,
+          PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL },
+        { "table-write", HELD_VECTOR, 0, (uint32_t)address,
+          (uint32_t)address },
+        { "table-write", HELD_VECTOR, 1, address >> 32, address >> 32 },
+        { "table-write", HELD_VECTOR, 2, data, data },
+        { "programmed", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "control", MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL,
+          PCI_MSIX_FLAGS_ENABLE },
+    }, 7);
+
+    msix_entry_mask(&t->dev, HELD_VECTOR, false);
+    g_assert_true(arrived(t, address, data));
+    g_assert_false(qpci_msix_pending(&t->dev, HELD_VECTOR));
+    g_assert_false(msix_query_flag(t->qts, QMSIX_TESTDEV_ID, HELD_VECTOR,
+                                   "pending"));
+    g_assert_cmpint(sent(t, HELD_VECTOR), ==, sent0 + 1);
+    check_logged_message(t, seq + 3, address, data);
+    msix_expect_log(t->qts, QMSIX_TESTDEV_ID, seq, (MsixEvent[]) {
+        { "table-write", HELD_VECTOR, 3, 1, 0 },
+        { "unmask", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "pending-clear", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "message", HELD_VECTOR, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 4);
+}
+
+/* ... to a word of guest RAM (a memory-format message) */
+static void test_held_across_reenable(void *obj, void *data,
+                                      QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+    uint64_t msg = msg_alloc(t, 4);
+
+    check_held_across_reenable(t, msg, 0x64, arrived_in_ram);
+    g_assert_cmphex(qtest_readl(t->qts, msg), ==, 0x64);
+}
+
+/* ... to CPU 0's local APIC, vector 0x23: in its IRR after the unmask */
+static void test_held_across_reenable_lapic(void *obj, void *data,
+                                            QGuestAllocator *alloc)
+{
+    QMsixTestdev *t = obj;
+
+    check_held_across_reenable(t, x86_msi_compose_addr(0),
+                               x86_msi_compose_data(0x23), arrived_in_lapic);
+    g_assert_true(lapic_irr_has(t->qts, 0, 0x23));
+    g_assert_false(lapic_irr_has(t->qts, 0, 0x24));
+}
+
 /*
  * With MSI-X and MSI off: INTx (PCI status bit 3), level while the
  * completion is unconsumed.
@@ -613,6 +739,13 @@ static void msix_testdev_register_tests(void)
     qos_add_test("msi", "msix-testdev", test_msi, &msi_only);
     qos_add_test("msi-bus-master-off", "msix-testdev",
                  test_msi_bus_master_off, &msi_only);
+    qos_add_test("held-across-reenable", "msix-testdev",
+                 test_held_across_reenable, &nine_vectors);
+    if (!strcmp(qtest_get_arch(), "i386") ||
+        !strcmp(qtest_get_arch(), "x86_64")) {
+        qos_add_test("held-across-reenable-lapic", "msix-testdev",
+                     test_held_across_reenable_lapic, &nine_vectors);
+    }
     qos_add_test("intx", "msix-testdev", test_intx, &(QOSGraphTestOptions) {
                      .edge.extra_device_opts = "msix=off,msi=off,queues=2",
                  });
