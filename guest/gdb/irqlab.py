@@ -610,12 +610,20 @@ def _fds_text(fds, count) -> str:
     return "[" + " ".join(map(str, fds)) +         (" ...]" if count > len(fds) else "]")
 
 
-def _vfio_set_irqs_ioctl(fn):
+def _vfio_arg(inspect):
+    """The inspect of a vfio-pci-core function whose first argument is
+    struct vfio_pci_core_device *vdev: @inspect(fn, vdev, pdev) -> Hit,
+    called only when vdev->pdev is the device under test."""
+    def first_arg(fn):
+        vdev = reg("rdi")
+        pdev = vfio_pdev(vdev)
+        return None if pdev is None else inspect(fn, vdev, pdev)
+    return first_arg
+
+
+@_vfio_arg
+def _vfio_set_irqs_ioctl(fn, vdev, pdev):
     """vfio_pci_set_irqs_ioctl(vdev, flags, index, start, count, data)."""
-    vdev = reg("rdi")
-    pdev = vfio_pdev(vdev)
-    if pdev is None:
-        return None
     flags, index = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
     start, count = reg("rcx") & 0xffffffff, reg("r8") & 0xffffffff
     fds = vfio_fds(reg("r9"), count) if flags & VFIO_DATA_EVENTFD else []
@@ -628,13 +636,10 @@ def _vfio_set_irqs_ioctl(fn):
                irq_type=vfio_irq_type(vdev))
 
 
-def _vfio_set_msi_trigger(fn):
+@_vfio_arg
+def _vfio_set_msi_trigger(fn, vdev, pdev):
     """vfio_pci_set_msi_trigger(vdev, index, start, count, flags, data):
     what it is about to do, from its arguments and vdev's state."""
-    vdev = reg("rdi")
-    pdev = vfio_pdev(vdev)
-    if pdev is None:
-        return None
     index, start = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
     count, flags = reg("rcx") & 0xffffffff, reg("r8") & 0xffffffff
     irq_type = vfio_irq_type(vdev)
@@ -660,12 +665,9 @@ def _vfio_set_msi_trigger(fn):
                else None)
 
 
-def _vfio_set_block(fn):
+@_vfio_arg
+def _vfio_set_block(fn, vdev, pdev):
     """vfio_msi_set_block(vdev, start, count, fds, msix)."""
-    vdev = reg("rdi")
-    pdev = vfio_pdev(vdev)
-    if pdev is None:
-        return None
     start, count = reg("rsi") & 0xffffffff, reg("rdx") & 0xffffffff
     fds = vfio_fds(reg("rcx"), count)
     return Hit(fn, f"dev {pci_name(pdev)} start {start} count {count} fds "
@@ -674,12 +676,9 @@ def _vfio_set_block(fn):
                start=start, count=count, msix=reg("r8") & 1)
 
 
-def _vfio_vector_signal(fn):
+@_vfio_arg
+def _vfio_vector_signal(fn, vdev, pdev):
     """vfio_msi_set_vector_signal(vdev, vector, fd, msix)."""
-    vdev = reg("rdi")
-    pdev = vfio_pdev(vdev)
-    if pdev is None:
-        return None
     vector, fd = _s32(reg("rsi")), _s32(reg("rdx"))
     return Hit(fn, f"dev {pci_name(pdev)} vector {vector} fd {fd}"
                + (" (free only)" if fd < 0 else "")
@@ -687,12 +686,9 @@ def _vfio_vector_signal(fn):
                entry=vector, fd=fd, msix=reg("rcx") & 1)
 
 
-def _vfio_msi_disable(fn):
+@_vfio_arg
+def _vfio_msi_disable(fn, vdev, pdev):
     """vfio_msi_disable(vdev, msix)."""
-    vdev = reg("rdi")
-    pdev = vfio_pdev(vdev)
-    if pdev is None:
-        return None
     num_ctx = _s32(u32(vdev + S.off("vfio_pci_core_device.num_ctx")))
     return Hit(fn, f"dev {pci_name(pdev)} msix {reg('rsi') & 1} num_ctx "
                f"{num_ctx}", num_ctx=num_ctx)
