@@ -32,7 +32,8 @@ static PCIDevice *find_pci_device(const char *id, Error **errp)
     PCIDevice *dev;
 
     if (!obj || !object_dynamic_cast(obj, TYPE_DEVICE)) {
-        error_setg(errp, "Device '%s' not found", id);
+        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
+                  "Device '%s' not found", id);
         return NULL;
     }
     dev = (PCIDevice *)object_dynamic_cast(obj, TYPE_PCI_DEVICE);
@@ -247,6 +248,17 @@ MsiLog *qmp_x_query_msix_log(const char *device, bool has_since,
     LogVisit lv;
 
     if (!dev) {
+        return NULL;
+    }
+    /*
+     * A sequence number the log has not reached yet is a client's
+     * mistake, not an empty answer: the input visitor turns a negative
+     * number into a huge one (qobject_input_type_uint64()).
+     */
+    if (has_since && since > msi_record_next_seq(dev)) {
+        error_setg(errp, "'since' is %" PRIu64 ", beyond the log's next "
+                   "sequence number %" PRIu64, since,
+                   msi_record_next_seq(dev));
         return NULL;
     }
     log = g_new0(MsiLog, 1);

@@ -408,6 +408,67 @@ static void test_log_size_limit(void)
 
 /* ------------------------------------------------------------- monitor */
 
+/*
+ * Bad monitor input, each with the error class and message it gets: the
+ * QAPI input visitor's for the arguments' shapes, the commands' own
+ * (hw/pci/msi-monitor.c, hw/i386/kvm/xen_irqs_monitor.c) for what they
+ * mean.  A desc ending in '*' is a prefix.
+ */
+static const struct {
+    const char *cmd, *class, *desc;
+} bad_monitor_input[] = {
+    { "{'execute': 'x-query-msix', 'arguments': {'device': 'nosuch'}}",
+      "DeviceNotFound", "Device 'nosuch' not found" },
+    { "{'execute': 'x-query-msix', 'arguments': {'device': ''}}",
+      "DeviceNotFound", "Device '' not found" },
+    { "{'execute': 'x-query-msix', 'arguments': {'device': '/machine'}}",
+      "DeviceNotFound", "Device '/machine' not found" },
+    { "{'execute': 'x-query-msix', 'arguments': {'device': 42}}",
+      "GenericError", "Invalid parameter type for 'device', expected: string" },
+    { "{'execute': 'x-query-msix', 'arguments': {'device': 'nvme', "
+      "'vector': 1}}",
+      "GenericError", "Parameter 'vector' is unexpected" },
+    { "{'execute': 'x-query-msix-log', 'arguments': {'device': 'dbg'}}",
+      "GenericError", "Device 'dbg' is not a PCI device" },
+    { "{'execute': 'x-query-msix-log'}",
+      "GenericError", "Parameter 'device' is missing" },
+    { "{'execute': 'x-query-msix-log', 'arguments': {'device': 'nvme', "
+      "'since': -1}}",
+      "GenericError", "'since' is 18446744073709551615, beyond the log's "
+      "next sequence number *" },
+    { "{'execute': 'x-query-msix-log', 'arguments': {'device': 'nvme', "
+      "'since': 18446744073709551615}}",
+      "GenericError", "'since' is 18446744073709551615, beyond the log's "
+      "next sequence number *" },
+    { "{'execute': 'x-query-msix-log', 'arguments': {'device': 'nvme', "
+      "'since': 18446744073709551616}}",
+      "GenericError", "Parameter 'since' expects uint64" },
+    { "{'execute': 'x-query-msix-log', 'arguments': {'device': 'nvme', "
+      "'since': 1.5}}",
+      "GenericError", "Parameter 'since' expects uint64" },
+    { "{'execute': 'x-query-xen-irqs'}",
+      "GenericError", "Xen event channel emulation not enabled" },
+    { "{'execute': 'x-query-xen-irqs', 'arguments': {'pirq': 1}}",
+      "GenericError", "Parameter 'pirq' is unexpected" },
+};
+
+static void assert_qmp_error(QDict *resp, const char *class,
+                             const char *desc)
+{
+    QDict *error = qdict_get_qdict(resp, "error");
+    const char *got;
+    size_t n = strlen(desc);
+
+    g_assert_nonnull(error);
+    g_assert_cmpstr(qdict_get_str(error, "class"), ==, class);
+    got = qdict_get_str(error, "desc");
+    if (n && desc[n - 1] == '*') {
+        g_assert_true(strncmp(got, desc, n - 1) == 0);
+    } else {
+        g_assert_cmpstr(got, ==, desc);
+    }
+}
+
 static void test_monitor_errors(void)
 {
     /* pc: unlike q35's AHCI, none of its own devices has MSI */
@@ -417,20 +478,38 @@ static void test_monitor_errors(void)
                                  "-device pci-testdev,id=plain "
                                  "-chardev null,id=null "
                                  "-device isa-debugcon,id=dbg,chardev=null");
-    QDict *resp;
+    g_autofree char *huge = g_strnfill(64 * 1024, 'x');
+    g_autofree char *huge_desc = g_strdup_printf("Device '%s' not found",
+                                                 huge);
+    QDict *resp, *log;
+    int64_t next_seq;
     QList *all;
     QListEntry *e;
 
-    resp = qtest_qmp(qts, "{'execute': 'x-query-msix', 'arguments': "
-                     "{'device': 'nosuch'}}");
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
-                    ==, "Device 'nosuch' not found");
+    for (size_t i = 0; i < ARRAY_SIZE(bad_monitor_input); i++) {
+        g_test_message("%s", bad_monitor_input[i].cmd);
+        /* QEMU's JSON parser takes the single quotes of qtest_qmp() */
+        qtest_qmp_send_raw(qts, "%s", bad_monitor_input[i].cmd);
+        resp = qtest_qmp_receive(qts);
+        assert_qmp_error(resp, bad_monitor_input[i].class,
+                         bad_monitor_input[i].desc);
+        qobject_unref(resp);
+    }
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix-log', 'arguments': "
+                     "{'device': %s}}", huge);
+    assert_qmp_error(resp, "DeviceNotFound", huge_desc);
     qobject_unref(resp);
 
+    /* Up to the log's next sequence number: no entries, and no error. */
     resp = qtest_qmp(qts, "{'execute': 'x-query-msix-log', 'arguments': "
-                     "{'device': 'dbg'}}");
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
-                    ==, "Device 'dbg' is not a PCI device");
+                     "{'device': 'nvme'}}");
+    next_seq = qdict_get_int(qdict_get_qdict(resp, "return"), "next-seq");
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'x-query-msix-log', 'arguments': "
+                     "{'device': 'nvme', 'since': %" PRId64 "}}", next_seq);
+    log = qdict_get_qdict(resp, "return");
+    g_assert_nonnull(log);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(log, "entries")), ==, 0);
     qobject_unref(resp);
 
     /* A PCI device without MSI or MSI-X: nothing, and no error. */
