@@ -327,10 +327,26 @@ def stuck_state(vm, cfg: Config) -> dict:
     """What QEMU holds when the guest did not finish: every vCPU's run
     state and local APIC (ISR, IRR), and the device's vectors (masked,
     pending, sent, held), so that a lost or stuck interrupt shows where it
-    stopped.  The vCPUs are stopped first: one moment, and the last."""
+    stopped.  The vCPUs are stopped first: one moment, and the last.
+    Kept raw beside them, for what the report does not read yet: the
+    monitor's own text of every vCPU's registers (RIP) and local APIC
+    (the timer's LVT and counts), and with --xen the event channels and
+    each vCPU's upcall state (x-query-xen-irqs, xen-event-list)."""
     try:
         vm.cmd("stop")
-        return stall.read(vm, DUT if cfg.irqlab else None)
+        out = stall.read(vm, DUT if cfg.irqlab else None)
+
+        def hmp(line):
+            return vm.cmd("human-monitor-command", command_line=line)
+        out["hmp"] = {"info registers -a": hmp("info registers -a")}
+        for cpu in vm.cmd("query-cpus-fast"):
+            apic_id = vm.cmd("qom-get", path=cpu["qom-path"],
+                             property="apic-id")
+            out["hmp"][f"info lapic {apic_id}"] = hmp(f"info lapic {apic_id}")
+        if cfg.xen:
+            out["x-query-xen-irqs"] = vm.cmd("x-query-xen-irqs")
+            out["xen-event-list"] = vm.cmd("xen-event-list")
+        return out
     except Exception as e:      # noqa: BLE001  (QMP, monitor)
         return {"error": f"{type(e).__name__}: {e}"}
 

@@ -38,6 +38,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "qobject/qjson.h"
 /* The interface version QEMU's include/hw/xen/xen.h selects */
 #define __XEN_INTERFACE_VERSION__ 0x00040e00
 #include "hw/xen/interface/xen.h"
@@ -298,6 +299,383 @@ static void test_guest(void)
     qtest_quit(qts);
 }
 
+/*
+ * /xen/tcg/upcall-race: the global callback vector is level-triggered on
+ * evtchn_upcall_pending (x86_cpu_exec_interrupt() drops
+ * CPU_INTERRUPT_XEN_CALLBACK under the BQL once the flag reads clear;
+ * xen_upcall.c raises it again, under the BQL, after each 0->1 edge).
+ * An upcall lost between the two would leave the flag set, the port
+ * pending and the vCPU halted: what a Linux guest that stops for good
+ * with both vCPUs halted and nothing in its local APICs would show.
+ *
+ * The guest idles in STI; HLT and runs Linux's upcall loop
+ * (__xen_evtchn_do_upcall(): clear evtchn_upcall_pending, take the
+ * selector, clear and count each pending port, again while the flag
+ * came back).  Port A is the guest's own: it sends it by EVTCHNOP_send
+ * from its vCPU thread, without the BQL, so its upcall is raised by
+ * xen-upcall's bottom half.  Port B is the monitor's (xen-event-inject,
+ * the main loop, with the BQL), which also wakes the guest to send.
+ * Rounds of each, and of both at once with extra injections of A racing
+ * the guest's own send and handler; after each round both ports must be
+ * handled (their pending bits clear) within seconds.
+ */
+#define RACE_ROUNDS         1500
+#define ARG_BIND_IPI2       (ARGS + 0x80)
+#define SHINFO_PENDING      (SHINFO + 32 * 64)  /* compat evtchn_pending[] */
+enum {
+    RR_XATP = R_DONE + 1, RR_PARAM, RR_BIND_A, RR_BIND_B, RR_SEND, RR_READY,
+    RR_TARGET, RR_SENT, RR_HANDLED_A, RR_HANDLED_B, RR_CALLBACKS,
+};
+#define READY               0x7eadcafeU
+
+static char *build_race_bios(void)
+{
+    TcgGuest g;
+    uint32_t top, work, callback, again;
+
+    tcg_guest_init(&g);
+
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_memory_op,
+                   XENMEM_add_to_physmap, ARG_XATP, R(RR_XATP));
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_hvm_op, HVMOP_set_param,
+                   ARG_PARAM, R(RR_PARAM));
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(RR_BIND_A));
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_bind_ipi, ARG_BIND_IPI2, R(RR_BIND_B));
+    TCG_EMIT(&g, 0xa1);                             /* mov bind_a.port, */
+    tcg_guest_emit32(&g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
+                                                 port));
+    emit_store_eax(&g, ARG_SEND);                   /* ... send.port */
+    TCG_EMIT(&g, 0xc7, 0x05);                       /* movl $READY, READY */
+    tcg_guest_emit32(&g, R(RR_READY));
+    tcg_guest_emit32(&g, READY);
+
+    /* 1: cli; sends owed? else sti; hlt (no wakeup lost in between) */
+    top = tcg_guest_here(&g);
+    TCG_EMIT(&g, 0xfa);                             /* cli */
+    TCG_EMIT(&g, 0xa1);                             /* mov TARGET, %eax */
+    tcg_guest_emit32(&g, R(RR_TARGET));
+    TCG_EMIT(&g, 0x3b, 0x05);                       /* cmp SENT, %eax */
+    tcg_guest_emit32(&g, R(RR_SENT));
+    TCG_EMIT(&g, 0x75, 0x04);                       /* jne 2f */
+    TCG_EMIT(&g, 0xfb);                             /* sti */
+    TCG_EMIT(&g, 0xf4);                             /* hlt */
+    TCG_EMIT(&g, 0xeb, top - (tcg_guest_here(&g) + 2));  /* jmp 1b */
+    work = tcg_guest_here(&g);                      /* 2: */
+    TCG_EMIT(&g, 0xfb);                             /* sti */
+    emit_hypercall(&g, VMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_send, ARG_SEND, R(RR_SEND));
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl SENT */
+    tcg_guest_emit32(&g, R(RR_SENT));
+    TCG_EMIT(&g, 0xeb, top - (tcg_guest_here(&g) + 2));  /* jmp 1b */
+    g_assert(work > top);
+
+    /* The upcall, as Linux's __xen_evtchn_do_upcall() (compat layout) */
+    callback = tcg_guest_here(&g);
+    TCG_EMIT(&g, 0x50);                             /* push %eax */
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl CALLBACKS */
+    tcg_guest_emit32(&g, R(RR_CALLBACKS));
+    again = tcg_guest_here(&g);                     /* 1: */
+    TCG_EMIT(&g, 0xc6, 0x05);                       /* movb $0, pending */
+    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
+                                           evtchn_upcall_pending));
+    TCG_EMIT(&g, 0x00);
+    TCG_EMIT(&g, 0x31, 0xc0);                       /* xor %eax, %eax */
+    TCG_EMIT(&g, 0x87, 0x05);                       /* xchg %eax, sel */
+    tcg_guest_emit32(&g, SHINFO + 4);
+    TCG_EMIT(&g, 0xa1);                             /* mov port A, %eax */
+    tcg_guest_emit32(&g, ARG_SEND);
+    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
+    tcg_guest_emit32(&g, SHINFO_PENDING);
+    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 2f */
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED_A */
+    tcg_guest_emit32(&g, R(RR_HANDLED_A));
+    TCG_EMIT(&g, 0xa1);                             /* 2: mov port B, %eax */
+    tcg_guest_emit32(&g, ARG_BIND_IPI2 + offsetof(struct evtchn_bind_ipi,
+                                                  port));
+    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
+    tcg_guest_emit32(&g, SHINFO_PENDING);
+    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 3f */
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED_B */
+    tcg_guest_emit32(&g, R(RR_HANDLED_B));
+    TCG_EMIT(&g, 0x80, 0x3d);                       /* 3: cmpb $0, pending */
+    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
+                                           evtchn_upcall_pending));
+    TCG_EMIT(&g, 0x00);
+    TCG_EMIT(&g, 0x75, again - (tcg_guest_here(&g) + 2));  /* jne 1b */
+    TCG_EMIT(&g, 0x58);                             /* pop %eax */
+    TCG_EMIT(&g, 0xcf);                             /* iret */
+    tcg_guest_gate(&g, CALLBACK_VECTOR, callback);
+
+    return tcg_guest_bios_file(&g);
+}
+
+static void inject(QTestState *qts, uint32_t port)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'xen-event-inject', "
+                             "'arguments': {'port': %u}}", port);
+}
+
+static void test_upcall_race(void)
+{
+    g_autofree char *bios = build_race_bios();
+    uint8_t bind[8] = { 0 };
+    QTestState *qts;
+    uint32_t a, b, target = 0;
+    int i;
+
+    qts = qtest_initf("-machine q35 -accel tcg,xen-version=0x%x -smp 1 "
+                      "-nodefaults -S -bios %s", XEN_VERSION_NR, bios);
+    write_args(qts);
+    qtest_memwrite(qts, ARG_BIND_IPI2, bind, sizeof(bind));
+    qtest_qmp_assert_success(qts, "{'execute': 'cont'}");
+    g_assert_true(tcg_guest_wait(qts, R(RR_READY), READY, 60));
+    g_assert_cmpint(qtest_readl(qts, R(RR_BIND_A)), ==, 0);
+    g_assert_cmpint(qtest_readl(qts, R(RR_BIND_B)), ==, 0);
+    a = qtest_readl(qts, ARG_SEND);
+    b = qtest_readl(qts, ARG_BIND_IPI2 + offsetof(struct evtchn_bind_ipi,
+                                                  port));
+    g_assert_cmpuint(a, <, 32);
+    g_assert_cmpuint(b, <, 32);
+    g_assert_cmpuint(a, !=, b);
+
+    for (i = 0; i < RACE_ROUNDS; i++) {
+        int how = g_test_rand_int_range(0, 3);
+        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        uint32_t pend;
+
+        if (how) {
+            /* The guest sends A itself once the upcall of B wakes it */
+            qtest_writel(qts, R(RR_TARGET), ++target);
+        }
+        inject(qts, b);
+        if (how == 2) {
+            /* ... and the monitor's A races its send and its handler */
+            inject(qts, a);
+            inject(qts, a);
+        }
+        for (;;) {
+            pend = qtest_readl(qts, SHINFO_PENDING) & (BIT(a) | BIT(b));
+            if (!pend && qtest_readl(qts, R(RR_SENT)) == target) {
+                break;
+            }
+            if (g_get_monotonic_time() > deadline) {
+                g_autoptr(QDict) info = qtest_qmp_assert_success_ref(
+                    qts, "{'execute': 'x-query-xen-irqs'}");
+                g_autoptr(GString) js = qobject_to_json(QOBJECT(info));
+
+                g_test_message("round %d (%d): pending 0x%x sent %u/%u "
+                               "upcall_pending %u sel 0x%x callbacks %u "
+                               "handled A %u B %u; %s", i, how, pend,
+                               qtest_readl(qts, R(RR_SENT)), target,
+                               qtest_readb(qts, SHINFO),
+                               qtest_readl(qts, SHINFO + 4),
+                               qtest_readl(qts, R(RR_CALLBACKS)),
+                               qtest_readl(qts, R(RR_HANDLED_A)),
+                               qtest_readl(qts, R(RR_HANDLED_B)), js->str);
+                g_assert_not_reached();
+            }
+            g_usleep(50);
+        }
+    }
+    g_test_message("%d rounds: %u sends by the guest, %u callbacks taken, "
+                   "port A handled %u times, port B %u; upcalls %" PRId64,
+                   RACE_ROUNDS, target, qtest_readl(qts, R(RR_CALLBACKS)),
+                   qtest_readl(qts, R(RR_HANDLED_A)),
+                   qtest_readl(qts, R(RR_HANDLED_B)),
+                   vcpu0_stat(qts, "upcalls"));
+    g_assert_cmpuint(qtest_readl(qts, R(RR_HANDLED_B)), >=, 1);
+    g_assert_cmpuint(qtest_readl(qts, R(RR_HANDLED_A)), >=, 1);
+    g_assert_cmpuint(qtest_readb(qts, SHINFO), ==, 0);
+    qtest_quit(qts);
+}
+
+/*
+ * /xen/tcg/upcall-ipi: the same invariant with Linux's IPI pattern, at
+ * -smp 2: vCPU 1 (started by INIT/SIPI into a real-mode trampoline at
+ * 0x8000) sends port P, bound to vCPU 0, by EVTCHNOP_send from its own
+ * thread, without the BQL, and waits for vCPU 0's handler to count it
+ * before it sends the next; vCPU 0 idles in STI; HLT.  vCPU 0's
+ * evtchn_upcall_pending is set by vCPU 1's thread while vCPU 0 may be
+ * in x86_cpu_exec_interrupt() deciding whether to drop its callback:
+ * a lost upcall leaves vCPU 1 waiting for good (it gives up after a
+ * spin budget and says so).
+ */
+#define IPI_ROUNDS          5000
+#define AP_TRAMPOLINE       0x8000          /* SIPI vector 0x08 */
+#define AP_GDTR             (AP_TRAMPOLINE + 0x100)
+#define AP_STACK            0x7000
+#define APIC_REG_ICR_HI     0x310
+enum {
+    RI_XATP = RR_CALLBACKS + 1, RI_PARAM, RI_BIND, RI_SEND, RI_READY,
+    RI_SENT, RI_HANDLED, RI_CALLBACKS, RI_AP_STATUS,
+};
+#define AP_DONE             0xd0d0d0d0U
+#define AP_LOST             0x1057105aU
+
+static char *build_ipi_bios(uint32_t *ap_pm)
+{
+    TcgGuest g;
+    uint32_t idle, callback, again, ap_loop, ap_wait, ap_next;
+
+    tcg_guest_init(&g);
+
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_memory_op,
+                   XENMEM_add_to_physmap, ARG_XATP, R(RI_XATP));
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_hvm_op, HVMOP_set_param,
+                   ARG_PARAM, R(RI_PARAM));
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(RI_BIND));
+    TCG_EMIT(&g, 0xa1);                             /* mov bind.port, */
+    tcg_guest_emit32(&g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
+                                                 port));
+    emit_store_eax(&g, ARG_SEND);                   /* ... send.port */
+    /* vCPU 1: INIT, then SIPI to the trampoline */
+    emit_apic_write(&g, APIC_REG_SVR, APIC_SVR_ENABLE | 0xff);
+    emit_apic_write(&g, APIC_REG_ICR_HI, 1 << 24);
+    emit_apic_write(&g, APIC_REG_ICR_LO, 0x4500);
+    emit_apic_write(&g, APIC_REG_ICR_HI, 1 << 24);
+    emit_apic_write(&g, APIC_REG_ICR_LO, 0x4600 | (AP_TRAMPOLINE >> 12));
+    TCG_EMIT(&g, 0xfb);                             /* sti */
+    idle = tcg_guest_here(&g);
+    TCG_EMIT(&g, 0xf4);                             /* 1: hlt */
+    TCG_EMIT(&g, 0xeb, idle - (tcg_guest_here(&g) + 2));  /* jmp 1b */
+
+    /* vCPU 0's upcall, as Linux's __xen_evtchn_do_upcall() */
+    callback = tcg_guest_here(&g);
+    TCG_EMIT(&g, 0x50);                             /* push %eax */
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl CALLBACKS */
+    tcg_guest_emit32(&g, R(RI_CALLBACKS));
+    again = tcg_guest_here(&g);                     /* 1: */
+    TCG_EMIT(&g, 0xc6, 0x05);                       /* movb $0, pending */
+    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
+                                           evtchn_upcall_pending));
+    TCG_EMIT(&g, 0x00);
+    TCG_EMIT(&g, 0x31, 0xc0);                       /* xor %eax, %eax */
+    TCG_EMIT(&g, 0x87, 0x05);                       /* xchg %eax, sel */
+    tcg_guest_emit32(&g, SHINFO + 4);
+    TCG_EMIT(&g, 0xa1);                             /* mov port, %eax */
+    tcg_guest_emit32(&g, ARG_SEND);
+    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
+    tcg_guest_emit32(&g, SHINFO_PENDING);
+    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 2f */
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED */
+    tcg_guest_emit32(&g, R(RI_HANDLED));
+    TCG_EMIT(&g, 0x80, 0x3d);                       /* 2: cmpb $0, pending */
+    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
+                                           evtchn_upcall_pending));
+    TCG_EMIT(&g, 0x00);
+    TCG_EMIT(&g, 0x75, again - (tcg_guest_here(&g) + 2));  /* jne 1b */
+    TCG_EMIT(&g, 0x58);                             /* pop %eax */
+    TCG_EMIT(&g, 0xcf);                             /* iret */
+    tcg_guest_gate(&g, CALLBACK_VECTOR, callback);
+
+    /* vCPU 1, in protected mode from the trampoline; interrupts off */
+    *ap_pm = tcg_guest_here(&g);
+    TCG_EMIT(&g, 0xb8);                             /* mov $DATA, %eax */
+    tcg_guest_emit32(&g, 0x10);
+    TCG_EMIT(&g, 0x8e, 0xd8);                       /* mov %eax, %ds */
+    TCG_EMIT(&g, 0x8e, 0xc0);                       /* mov %eax, %es */
+    TCG_EMIT(&g, 0x8e, 0xd0);                       /* mov %eax, %ss */
+    TCG_EMIT(&g, 0xbc);                             /* mov $STACK, %esp */
+    tcg_guest_emit32(&g, AP_STACK);
+    ap_loop = tcg_guest_here(&g);                   /* 1: */
+    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_send, ARG_SEND, R(RI_SEND));
+    TCG_EMIT(&g, 0xff, 0x05);                       /* incl SENT */
+    tcg_guest_emit32(&g, R(RI_SENT));
+    TCG_EMIT(&g, 0xb9);                             /* mov $budget, %ecx */
+    tcg_guest_emit32(&g, 0x4000000);
+    ap_wait = tcg_guest_here(&g);                   /* 2: */
+    TCG_EMIT(&g, 0xa1);                             /* mov HANDLED, %eax */
+    tcg_guest_emit32(&g, R(RI_HANDLED));
+    TCG_EMIT(&g, 0x3b, 0x05);                       /* cmp SENT, %eax */
+    tcg_guest_emit32(&g, R(RI_SENT));
+    TCG_EMIT(&g, 0x73, 0x0f);                       /* jae 3f */
+    TCG_EMIT(&g, 0xf3, 0x90);                       /* pause */
+    TCG_EMIT(&g, 0xe2, ap_wait - (tcg_guest_here(&g) + 2));  /* loop 2b */
+    TCG_EMIT(&g, 0xc7, 0x05);                       /* movl $LOST, STATUS */
+    tcg_guest_emit32(&g, R(RI_AP_STATUS));
+    tcg_guest_emit32(&g, AP_LOST);
+    TCG_EMIT(&g, 0xf4);                             /* hlt */
+    ap_next = tcg_guest_here(&g);                   /* 3: */
+    g_assert_cmpuint(ap_next - (ap_wait + 13), ==, 0x0f);
+    TCG_EMIT(&g, 0x81, 0x3d);                       /* cmpl $N, SENT */
+    tcg_guest_emit32(&g, R(RI_SENT));
+    tcg_guest_emit32(&g, IPI_ROUNDS);
+    TCG_EMIT(&g, 0x0f, 0x82);                       /* jb 1b */
+    tcg_guest_emit32(&g, ap_loop - (tcg_guest_here(&g) + 4));
+    TCG_EMIT(&g, 0xc7, 0x05);                       /* movl $DONE, STATUS */
+    tcg_guest_emit32(&g, R(RI_AP_STATUS));
+    tcg_guest_emit32(&g, AP_DONE);
+    TCG_EMIT(&g, 0xf4);                             /* 4: hlt */
+    TCG_EMIT(&g, 0xeb, 0xfd);                       /* jmp 4b */
+
+    return tcg_guest_bios_file(&g);
+}
+
+static void test_upcall_ipi(void)
+{
+    uint32_t ap_pm;
+    g_autofree char *bios = build_ipi_bios(&ap_pm);
+    uint8_t tramp[32] = { 0 }, gdtr[6];
+    size_t n = 0;
+    QTestState *qts;
+    gint64 deadline;
+    uint32_t status;
+
+    /* Real mode at 0800:0000: lgdt, PE, ljmp to ap_pm */
+    tramp[n++] = 0xfa;                              /* cli */
+    memcpy(tramp + n, (uint8_t[]){ 0x2e, 0x66, 0x0f, 0x01, 0x16 }, 5);
+    n += 5;                                         /* lgdtl %cs:0x100 */
+    stw_le_p(tramp + n, AP_GDTR - AP_TRAMPOLINE);
+    n += 2;
+    memcpy(tramp + n, (uint8_t[]){ 0x0f, 0x20, 0xc0, 0x0c, 0x01,
+                                   0x0f, 0x22, 0xc0, 0x66, 0xea }, 10);
+    n += 10;                                        /* PE; ljmpl */
+    stl_le_p(tramp + n, ap_pm);
+    n += 4;
+    stw_le_p(tramp + n, 0x08);
+    stw_le_p(gdtr, 3 * 8 - 1);
+    stl_le_p(gdtr + 2, TCG_GUEST_BLOCK);            /* the image's GDT */
+
+    qts = qtest_initf("-machine q35 -accel tcg,xen-version=0x%x -smp 2 "
+                      "-nodefaults -S -bios %s", XEN_VERSION_NR, bios);
+    write_args(qts);
+    qtest_memwrite(qts, AP_TRAMPOLINE, tramp, sizeof(tramp));
+    qtest_memwrite(qts, AP_GDTR, gdtr, sizeof(gdtr));
+    qtest_qmp_assert_success(qts, "{'execute': 'cont'}");
+
+    deadline = g_get_monotonic_time() + 300 * G_USEC_PER_SEC;
+    while ((status = qtest_readl(qts, R(RI_AP_STATUS))) == 0 &&
+           g_get_monotonic_time() < deadline) {
+        g_usleep(10 * 1000);
+    }
+    if (status != AP_DONE) {
+        g_autoptr(QDict) info = qtest_qmp_assert_success_ref(
+            qts, "{'execute': 'x-query-xen-irqs'}");
+        g_autoptr(GString) js = qobject_to_json(QOBJECT(info));
+
+        g_test_message("status 0x%x: sent %u handled %u callbacks %u; "
+                       "vCPU 0 upcall_pending %u sel 0x%x pending 0x%x; %s",
+                       status, qtest_readl(qts, R(RI_SENT)),
+                       qtest_readl(qts, R(RI_HANDLED)),
+                       qtest_readl(qts, R(RI_CALLBACKS)),
+                       qtest_readb(qts, SHINFO),
+                       qtest_readl(qts, SHINFO + 4),
+                       qtest_readl(qts, SHINFO_PENDING), js->str);
+    }
+    g_assert_cmphex(status, ==, AP_DONE);
+    g_assert_cmpint(qtest_readl(qts, R(RI_BIND)), ==, 0);
+    g_assert_cmpuint(qtest_readl(qts, R(RI_HANDLED)), ==, IPI_ROUNDS);
+    g_test_message("%d events from vCPU 1, %u callbacks taken by vCPU 0, "
+                   "upcalls %" PRId64, IPI_ROUNDS,
+                   qtest_readl(qts, R(RI_CALLBACKS)),
+                   vcpu0_stat(qts, "upcalls"));
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -307,5 +685,7 @@ int main(int argc, char **argv)
         return g_test_run();
     }
     qtest_add_func("/xen/tcg/guest", test_guest);
+    qtest_add_func("/xen/tcg/upcall-race", test_upcall_race);
+    qtest_add_func("/xen/tcg/upcall-ipi", test_upcall_ipi);
     return g_test_run();
 }

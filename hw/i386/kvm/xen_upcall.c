@@ -125,8 +125,10 @@ void *xen_upcall_get_vcpu_info_hva(uint32_t vcpu_id)
     if (!v) {
         return NULL;
     }
-    if (v->vcpu_info_gpa != INVALID_GPA) {
-        return v->vcpu_info_hva;
+    if (qatomic_read(&v->vcpu_info_gpa) != INVALID_GPA) {
+        /* Pairs with xen_upcall_register_vcpu_info()'s smp_wmb() */
+        smp_rmb();
+        return qatomic_read(&v->vcpu_info_hva);
     }
     shinfo = xen_overlay_get_shinfo_ptr();
     if (!shinfo || vcpu_id >= XEN_LEGACY_MAX_VCPUS) {
@@ -326,17 +328,15 @@ static void unmap_vcpu_info(XenUpcallVCPU *v)
     v->vcpu_info_hva = NULL;
 }
 
-/* Map @v's registered vcpu_info; -EINVAL if it is not all in RAM. */
-static int map_vcpu_info(XenUpcallVCPU *v)
+/*
+ * Map guest-physical @gpa's vcpu_info into @mr and @hva; -EINVAL if it is
+ * not all in writable RAM.
+ */
+static int map_vcpu_info_at(uint64_t gpa, MemoryRegion **mr, void **hva)
 {
-    MemoryRegionSection mrs;
+    MemoryRegionSection mrs = memory_region_find(get_system_memory(), gpa,
+                                                 sizeof(struct vcpu_info));
 
-    unmap_vcpu_info(v);
-    if (v->vcpu_info_gpa == INVALID_GPA) {
-        return 0;
-    }
-    mrs = memory_region_find(get_system_memory(), v->vcpu_info_gpa,
-                             sizeof(struct vcpu_info));
     if (!mrs.mr) {
         return -EINVAL;
     }
@@ -345,10 +345,20 @@ static int map_vcpu_info(XenUpcallVCPU *v)
         memory_region_unref(mrs.mr);
         return -EINVAL;
     }
-    v->vcpu_info_mr = mrs.mr;
-    v->vcpu_info_hva = qemu_map_ram_ptr(mrs.mr->ram_block,
-                                        mrs.offset_within_region);
+    *mr = mrs.mr;
+    *hva = qemu_map_ram_ptr(mrs.mr->ram_block, mrs.offset_within_region);
     return 0;
+}
+
+/* Map @v's registered vcpu_info (after a reset or migration) */
+static int map_vcpu_info(XenUpcallVCPU *v)
+{
+    unmap_vcpu_info(v);
+    if (v->vcpu_info_gpa == INVALID_GPA) {
+        return 0;
+    }
+    return map_vcpu_info_at(v->vcpu_info_gpa, &v->vcpu_info_mr,
+                            &v->vcpu_info_hva);
 }
 
 /*
@@ -360,19 +370,33 @@ static int map_vcpu_info(XenUpcallVCPU *v)
 int xen_upcall_register_vcpu_info(uint32_t vcpu_id, uint64_t gpa)
 {
     XenUpcallVCPU *v = upcall_vcpu(vcpu_id);
-    uint64_t old;
+    MemoryRegion *mr, *old_mr;
+    void *hva;
     int ret;
 
     if (!v) {
         return -ENOENT;
     }
-    old = v->vcpu_info_gpa;
-    v->vcpu_info_gpa = gpa;
-    ret = map_vcpu_info(v);
+    ret = map_vcpu_info_at(gpa, &mr, &hva);
     if (ret) {
-        v->vcpu_info_gpa = old;
-        map_vcpu_info(v);
         return ret;
+    }
+    /*
+     * Another vCPU's hypercall may set a port pending in this vcpu_info
+     * without the BQL (xen_upcall_get_vcpu_info_hva()): publish the new
+     * mapping before the address that makes readers use it, so that no
+     * reader finds a registered address without a mapping and drops the
+     * event.  One that still reads the old address gets the new mapping,
+     * which is already the vCPU's vcpu_info.
+     */
+    old_mr = v->vcpu_info_mr;
+    v->vcpu_info_mr = mr;
+    qatomic_set(&v->vcpu_info_hva, hva);
+    /* The mapping before the address; pairs with the reader's smp_rmb() */
+    smp_wmb();
+    qatomic_set(&v->vcpu_info_gpa, gpa);
+    if (old_mr) {
+        memory_region_unref(old_mr);
     }
     trace_xen_upcall_vcpu_info(vcpu_id, gpa);
     return 0;
