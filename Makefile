@@ -6,11 +6,25 @@
 
 BUILD := scripts/irqlab-build
 
-.PHONY: check demo setup build test bench soak export-patches clean distclean help
+.PHONY: check check-sanitizers fuzz demo setup build test bench soak export-patches \
+	clean distclean help
 
-## make check: set up everything, build, run every test, print timings.
+## make check: set up everything, build (the sanitizer build too), run
+## every test (a short run of each fuzz target too), print timings.
 check:
-	@$(BUILD) reset-times setup test times
+	@$(BUILD) reset-times setup san-build test times
+
+## make check-sanitizers: irqlab's qtests and a native guest run on QEMU
+## built with ASan and UBSan (build/qemu-sanitizers); any report fails.
+check-sanitizers:
+	@$(BUILD) reset-times setup san-build san-test times
+
+## make fuzz: each fuzz target for FUZZ_SECONDS (10), with executions,
+## coverage and crashes per target (docs/building.rst).
+FUZZ_SECONDS ?= 10
+fuzz:
+	@$(BUILD) setup san-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/irqlab-fuzz
 
 ## make demo: set up everything and run the main job.
 demo:
@@ -41,7 +55,8 @@ export-patches:
 
 ## make clean: drop the QEMU builds (not the downloads or the source tree).
 clean:
-	rm -rf build/qemu build/qemu-base build/stamps/configure build/stamps/baseline
+	rm -rf build/qemu build/qemu-base build/qemu-sanitizers build/stamps/configure \
+		build/stamps/baseline build/stamps/san-configure
 
 ## make distclean: drop everything under build/.
 distclean:

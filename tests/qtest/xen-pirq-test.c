@@ -330,6 +330,7 @@ static void test_dom0_msi(void)
     };
     struct evtchn_bind_pirq bp;
     g_autoptr(QDict) d0 = NULL;
+    g_autoptr(QDict) desc = NULL;
     int64_t cpu, base;
     uint16_t flags;
     uint8_t cap;
@@ -423,7 +424,8 @@ static void test_dom0_msi(void)
     g_assert_cmpint(m.entry_nr, ==, 1);
     g_assert_cmpint(qpci_config_readw(x->dev, cap + PCI_MSI_FLAGS) &
                     PCI_MSI_FLAGS_QSIZE, ==, 0);
-    g_assert_nonnull(xen_irq_desc(x, m.pirq));
+    desc = xen_irq_desc(x, m.pirq);
+    g_assert_nonnull(desc);
     /* ...and a second mapping of the capability is refused */
     m.pirq = -1;
     g_assert_cmpint(XEN_PHYSDEV_OP(x, PHYSDEVOP_map_pirq, m), ==, -EBUSY);
