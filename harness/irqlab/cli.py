@@ -2,19 +2,23 @@
 """
 `irqlab run`: boot the guest against a device, report, check.
 `irqlab check FILE`: the same report and checks from a saved --json.
+Either draws the run with --plot FILE.svg|FILE.png (plot.py).
 `irqlab soak N`: N runs, then N more with the host loaded (soak.py).
 
 Exit status: 0 every check passed; 1 a check failed, the guest timed out,
-panicked or reported an error; 2 the harness could not run.
+panicked or reported an error; 2 the harness could not run (or could not
+draw the --plot).
 """
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 
 from . import faults, report
 from .analysis import analyze
+from .machine import DEFAULT_KERNEL, KERNELS
 from .scenario import SCENARIOS
 
 # Multi-threaded TCG (one host thread per vCPU) against thread=single (one
@@ -90,6 +94,13 @@ def main(argv=None, build: str | None = None) -> int:
                        help="those of a --vfio run")
 
     args = p.parse_args(argv)
+    if getattr(args, "plot", None):
+        from . import plot
+        try:
+            plot.pyplot()       # before a run: matplotlib is there
+        except plot.PlotError as e:
+            print(f"irqlab: error: {e}", file=sys.stderr)
+            return 2
     if args.command == "faults":
         print("\n".join(sorted({**(faults.XEN_FAULTS if args.xen else
                                    faults.DOM0_FAULTS if args.dom0 else
@@ -126,6 +137,13 @@ def main(argv=None, build: str | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(report.as_json(a), f, indent=1)
             f.write("\n")
+    if args.plot:
+        from . import plot
+        try:
+            plot.plot(a, args.plot)
+        except (plot.PlotError, OSError) as e:
+            print(f"irqlab: error: --plot: {e}", file=sys.stderr)
+            return 2
     return 0 if a.ok else 1
 
 
@@ -133,6 +151,11 @@ def _scenario_options(p, build):
     """What boots: the options `run` and `debug` share."""
     p.add_argument("--scenario", choices=sorted(SCENARIOS),
                    default="msix-testdev")
+    p.add_argument("--kernel", choices=KERNELS, default=DEFAULT_KERNEL,
+                   help="which of Debian bookworm's kernels boots: "
+                   f"{DEFAULT_KERNEL} (linux-image-amd64's, build/guest) or "
+                   "6.12 (linux-image-6.12-amd64's, build/guest/6.12; "
+                   "built on demand)")
     p.add_argument("--smp", type=int, default=8, help="guest CPUs (8)")
     p.add_argument("--queues", type=int,
                    help="I/O queues the device offers (msix-testdev "
@@ -186,6 +209,19 @@ def _common(p):
                        f"{k}: {v}" for k, v in every.items()))
     p.add_argument("-v", "--verbose", action="store_true",
                    help="every check with its values; progress")
+    p.add_argument("--plot", metavar="FILE", type=_plot_file,
+                   help="draw the run: one lane per vector over virtual "
+                   "time, into FILE.svg or FILE.png (needs "
+                   "python3-matplotlib)")
+
+
+def _plot_file(path: str) -> str:
+    from .plot import plot_format
+    try:
+        plot_format(path)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return path
 
 
 def config(args, build):
@@ -203,7 +239,11 @@ def config(args, build):
                  dom0=args.dom0,
                  append=" ".join(args.append), expect=args.expect,
                  vfio=vfio_vectors(args.smp) if vfio else None,
-                 intremap=args.iommu_intremap == "on")
+                 intremap=args.iommu_intremap == "on",
+                 series=getattr(args, "kernel", DEFAULT_KERNEL))
+    if cfg.series != DEFAULT_KERNEL and not _guest_ready(cfg) and \
+            not build_guest(cfg):
+        return None
     missing = [x for x in (cfg.qemu,
                            os.path.join(cfg.guest_dir, "kernel-version"),
                            os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
@@ -212,8 +252,11 @@ def config(args, build):
                if not os.path.exists(x)]
     if missing:
         print(f"irqlab: error: missing {', '.join(missing)}", file=sys.stderr)
-        print("irqlab: hint: make setup builds QEMU; scripts/irqlab-guest "
-              "all builds the guest", file=sys.stderr)
+        guest = "scripts/irqlab-guest" + (
+            f" --kernel {cfg.series}" if cfg.series != DEFAULT_KERNEL
+            else "")
+        print(f"irqlab: hint: make setup builds QEMU; {guest} all builds "
+              "the guest", file=sys.stderr)
         return None
     if vfio and (args.scenario != "msix-testdev" or args.xen or args.dom0
                  or args.iommu or args.expect):
@@ -229,6 +272,32 @@ def config(args, build):
         print("irqlab: error: --queues must be at least 1", file=sys.stderr)
         return None
     return cfg
+
+
+def _guest_ready(cfg) -> bool:
+    return all(os.path.exists(os.path.join(cfg.guest_dir, x))
+               for x in ("kernel-version", "initramfs.cpio.gz"))
+
+
+def build_guest(cfg) -> bool:
+    """A kernel other than the default one is built on demand, the first
+    time it is asked for: scripts/irqlab-guest --kernel SERIES all (a
+    download of about 130 MB and a minute or so; it skips what is done).
+    False (said why) when that fails."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    cmd = [os.path.join(top, "scripts", "irqlab-guest"), "--kernel",
+           cfg.series, "all"]
+    print(f"irqlab: no {cfg.series} guest in {cfg.guest_dir}: building it "
+          f"({' '.join(['scripts/irqlab-guest'] + cmd[1:])})",
+          file=sys.stderr)
+    env = dict(os.environ, IRQLAB_BUILD=cfg.build)
+    # Its progress goes to stderr, so that stdout stays the report.
+    st = subprocess.run(cmd, env=env, stdout=sys.stderr).returncode
+    if st != 0:
+        print(f"irqlab: error: scripts/irqlab-guest --kernel {cfg.series} "
+              f"all failed (exit status {st})", file=sys.stderr)
+    return st == 0
 
 
 def vfio_vectors(smp: int) -> tuple[int, int]:

@@ -15,7 +15,14 @@ What each level's hwirq means is the allocating domain's business, so
 each is read after the function that sets it (Linux 6.1):
 
 - the MSI level: pci_msi_domain_calc_hwirq(), msi_index | the requester
-  ID << 11 | the PCI domain << 27;
+  ID << 11 | the PCI domain << 27, in 6.1's global PCI-MSI domain
+  (``PCI-MSI-3 0x10001 PCI-MSI``); 6.12 gives each device its own MSI
+  domain (pci_setup_msix_device_domain() -> msi_create_device_irq_domain(),
+  its chip named "<template>-<device>": ``PCI-MSIX-0000:00:04.0-12 0x1
+  PCI-MSIX-0000:00:04.0``, with remapping ``IR-PCI-MSIX-...``), whose
+  hwirq is the msi_index alone (pci_device_domain_set_desc()): which of
+  the two a chain has is read from its chip's name, not the kernel's
+  version;
 - Intel's remapping level: intel_irq_remapping_alloc(), (IRTE index << 16)
   + the sub-handle, and the message it composes names that IRTE as handle
   + sub-handle (VT-d 5.1.5.2, iommu.interrupt_index());
@@ -29,6 +36,7 @@ irq, host_format, host_vector, host_dest, host_apics), whatever set the
 vectors up.
 """
 
+import re
 from dataclasses import dataclass
 
 from . import cpulist, iommu
@@ -46,6 +54,11 @@ VECTOR_DOMAIN = "VECTOR"
 INTEL_IR_CHIP = "INTEL-IR"
 # pci_msi_domain_calc_hwirq() (drivers/pci/msi/irqdomain.c)
 MSI_INDEX_BITS = 11
+# A per-device MSI domain's chip: "<prefix><template>-<dev_name>"
+# (kernel/irq/msi.c, msi_create_device_irq_domain()), a PCI device's name
+# its domain:bus:device.function
+PER_DEVICE_CHIP = re.compile(
+    r"-([0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$")
 
 
 @dataclass
@@ -151,15 +164,7 @@ def checks(rows: list, chains: dict | None, host,
             f"irq {ch.irq}: {ch.dev} msi_index {ch.msi_index}"))
         if ch is None:
             continue
-        top = ch.levels[0]
-        index, rid = (top.hwirq & (1 << MSI_INDEX_BITS) - 1,
-                      top.hwirq >> MSI_INDEX_BITS & 0xFFFF)
-        out.append(Check(
-            grp, "chain: the MSI level's hwirq is this entry of 00:04.0 "
-            "(pci_msi_domain_calc_hwirq())",
-            index == r.entry and rid == DUT_RID,
-            f"{top.text()}: msi_index {index}, requester ID {rid:#06x} "
-            f"(00:04.0 = {DUT_RID:#06x})"))
+        out.append(_msi_level_check(grp, ch.levels[0], r.entry))
         remappable = r.host_format == "remappable"
         vl = ch.vector_level
         out.append(Check(
@@ -189,6 +194,36 @@ def checks(rows: list, chains: dict | None, host,
             + (" (IRTE)" if remappable else "")
             + f" -> CPU {_cpus(host_cpus)}"))
     return out
+
+
+def per_device_domain(level: Level) -> str | None:
+    """The device a per-device MSI domain's level belongs to (its chip's
+    name ends in "-<device>", msi_create_device_irq_domain()), or None
+    for a level of a global MSI domain (6.1's PCI-MSI)."""
+    m = PER_DEVICE_CHIP.search(level.chip)
+    return m.group(1) if m else None
+
+
+def _msi_level_check(grp: str, top: Level, entry: int) -> Check:
+    """The MSI level's hwirq names this entry of 00:04.0: in a global
+    domain through pci_msi_domain_calc_hwirq(), in the device's own
+    domain as the entry itself."""
+    dev = per_device_domain(top)
+    if dev is not None:
+        return Check(
+            grp, "chain: the MSI level is 00:04.0's own domain, its hwirq "
+            "this entry (pci_device_domain_set_desc())",
+            dev == BDF and top.hwirq == entry,
+            f"{top.text()}: device {dev}, msi_index {top.hwirq} "
+            f"(entry {entry} of {BDF})")
+    index, rid = (top.hwirq & (1 << MSI_INDEX_BITS) - 1,
+                  top.hwirq >> MSI_INDEX_BITS & 0xFFFF)
+    return Check(
+        grp, "chain: the MSI level's hwirq is this entry of 00:04.0 "
+        "(pci_msi_domain_calc_hwirq())",
+        index == entry and rid == DUT_RID,
+        f"{top.text()}: msi_index {index}, requester ID {rid:#06x} "
+        f"(00:04.0 = {DUT_RID:#06x})")
 
 
 def _remap_check(grp: str, ch: Chain, entry: dict) -> Check:

@@ -49,6 +49,19 @@ TAIL = 20
 STALL_S = 5.0
 
 
+# scripts/irqlab-guest's kernels: the two Debian bookworm ships
+# (linux-image-amd64's 6.1 and linux-image-6.12-amd64's).
+KERNELS = ("6.1", "6.12")
+DEFAULT_KERNEL = "6.1"
+
+
+def guest_dir(build: str, series: str = DEFAULT_KERNEL) -> str:
+    """Where scripts/irqlab-guest --kernel @series puts its guest: the
+    default kernel's in build/guest, as always, the others' below it."""
+    base = os.path.join(build, "guest")
+    return base if series == DEFAULT_KERNEL else os.path.join(base, series)
+
+
 class LaunchError(Exception):
     """QEMU did not start (bad option, missing firmware, ...)."""
 
@@ -74,10 +87,13 @@ class Config:
     # (N1, N2), the vectors of its two enables
     vfio: tuple | None = None
     intremap: bool = True       # with vfio: intel-iommu,intremap=on|off
+    # which of bookworm's kernels (scripts/irqlab-guest --kernel): 6.1 in
+    # build/guest, another in build/guest/<series>
+    series: str = DEFAULT_KERNEL
 
     @property
     def guest_dir(self) -> str:
-        return os.path.join(self.build, "guest")
+        return guest_dir(self.build, self.series)
 
     def kernel(self) -> tuple[str, str, str]:
         """

@@ -42,23 +42,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 
-try:
-    from elftools.elf.constants import SH_FLAGS
-    from elftools.elf.elffile import ELFFile
-except ImportError:
-    # Debian's python3-pyelftools is installed for Debian's python3; a
-    # python3 ahead of it in PATH (pyenv, a venv) does not look there.
-    sys.path.append("/usr/lib/python3/dist-packages")
-    try:
-        from elftools.elf.constants import SH_FLAGS
-        from elftools.elf.elffile import ELFFile
-    except ImportError as e:
-        raise ImportError(f"{e}: apt-get install python3-pyelftools "
-                          "(scripts/irqlab-build deps installs it)") from e
+from .debian import debian_module
+
+SH_FLAGS = debian_module("elftools.elf.constants", "python3-pyelftools").SH_FLAGS
+ELFFile = debian_module("elftools.elf.elffile", "python3-pyelftools").ELFFile
 
 # The upper canonical half of x86_64's 48-bit virtual addresses, where the
 # kernel lives: bits 63:47 all set.

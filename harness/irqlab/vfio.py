@@ -14,7 +14,12 @@ per vector, which first rewrites the entry with its cached message
 request_irq() writes the real message and unmasks it.  6.1 has no
 pci_setup_msix_device_domain() / msi_create_device_irq_domain() (later
 kernels' per-device MSI domains): the vectors live in the global PCI-MSI
-domain, whose hwirq is pci_msi_domain_calc_hwirq()'s.
+domain, whose hwirq is pci_msi_domain_calc_hwirq()'s.  6.12 has them: the
+vectors live in the device's own domain, whose hwirq is the entry, and
+which can allocate MSI-X vectors one by one (pci_msix_can_alloc_dyn()), so
+GET_IRQ_INFO no longer says NORESIZE.  Which of the two a run had is read
+from its irq_domain chains (irqchain.per_device_domain()), never from the
+kernel's version.
 
 The program holds the device twice: "loaded" (first enable, N1 vectors)
 and "reenabled" (disabled, enabled again with N2: MSI-X is NORESIZE); at
@@ -107,7 +112,8 @@ def analyze(a, fault: str | None) -> None:
     if fault in faults.VFIO_FAULTS:
         a.hook = faults.apply_vfio(fault, lines)
     v = a.vfio = VfioRun(lines)
-    a.checks += _uapi_checks(lines, a.host)
+    a.checks += _uapi_checks(lines, a.host, device_domain(
+        _chains(run, PHASES[0])))
     lapics = {int(k): x for k, x in (run.get("lapic") or {}).items()}
     for step, phase in enumerate(PHASES, 1):
         e = _enable(run, lines, step, phase, lapics, a, fault)
@@ -120,7 +126,31 @@ def analyze(a, fault: str | None) -> None:
     _unload(a)
 
 
-def _uapi_checks(lines, host: HostView) -> list[Check]:
+def _chains(run, phase: str) -> dict | None:
+    """The irq_domain chains the guest reported at @phase, None when it
+    did not or they do not parse (_enable() says so)."""
+    try:
+        return irqchain.parse((run.get("reports", {}).get(phase) or {})
+                              .get(irqchain.PATH))
+    except ReportError:
+        return None
+
+
+def device_domain(chains: dict | None) -> str | None:
+    """The device's own MSI domain its vectors' chains start in (6.12:
+    pci_setup_msix_device_domain() -> msi_create_device_irq_domain()), or
+    None: the global PCI-MSI domain (6.1), or no chains."""
+    for ch in (chains or {}).values():
+        if ch.dev == BDF and irqchain.per_device_domain(ch.levels[0]):
+            return ch.levels[0].domain
+    return None
+
+
+def _uapi_checks(lines, host: HostView,
+                 own_domain: str | None) -> list[Check]:
+    """@own_domain: the device's own MSI domain, if the run had one: then
+    vfio_pci_ioctl_get_irq_info() leaves NORESIZE out (it can allocate
+    vectors one by one, pci_msix_can_alloc_dyn())."""
     g = "vfio"
     err = _find(lines, "error")
     cont = (_find(lines, "container") or [{}])[0]
@@ -146,11 +176,16 @@ def _uapi_checks(lines, host: HostView) -> list[Check]:
               "(opening the device cleared it)",
               bool(master) and master[0].get("master") == "1",
               f"command {master[0].get('value') if master else '-'}"),
-        Check(g, "GET_IRQ_INFO(MSIX): the table's size, EVENTFD, NORESIZE",
+        Check(g, "GET_IRQ_INFO(MSIX): the table's size, EVENTFD, NORESIZE"
+              if own_domain is None else "GET_IRQ_INFO(MSIX): the table's "
+              "size, EVENTFD, not NORESIZE (the device's own MSI domain "
+              "allocates dynamically)",
               _int(info.get("count")) == host.table_size
-              and info.get("eventfd") == "1" and info.get("noresize") == "1",
+              and info.get("eventfd") == "1" and info.get("noresize") ==
+              ("1" if own_domain is None else "0"),
               f"count={info.get('count')} flags={info.get('flags')}, table "
-              f"{host.table_size}"),
+              f"{host.table_size}"
+              + (f"; MSI domain {own_domain}" if own_domain else "")),
     ]
     return out
 
@@ -242,12 +277,19 @@ def _enable_checks(e: Enable, run) -> list[Check]:
                         f"{cpulist.format(r.affinity)}"))
         line = e.guest.interrupts.get(r.irq)
         hw = line.hwirq if line else None
-        vc.append(Check(grp, "hwirq of the global PCI-MSI domain "
-                        "(pci_msi_domain_calc_hwirq(); 6.1 has no "
-                        "per-device MSI domain)",
-                        hw == r.entry | DUT_DEVID << HWIRQ_DEV_SHIFT,
-                        f"hwirq {hw}, want {r.entry} | {DUT_DEVID:#x} << "
-                        f"{HWIRQ_DEV_SHIFT}"))
+        if device_domain(e.chains) is None:
+            vc.append(Check(grp, "hwirq of the global PCI-MSI domain "
+                            "(pci_msi_domain_calc_hwirq(); 6.1 has no "
+                            "per-device MSI domain)",
+                            hw == r.entry | DUT_DEVID << HWIRQ_DEV_SHIFT,
+                            f"hwirq {hw}, want {r.entry} | {DUT_DEVID:#x} "
+                            f"<< {HWIRQ_DEV_SHIFT}"))
+        else:
+            vc.append(Check(grp, "hwirq of the device's own MSI domain, "
+                            "the entry (pci_device_domain_set_desc())",
+                            hw == r.entry,
+                            f"hwirq {hw} (/proc/interrupts), want "
+                            f"{r.entry}; {device_domain(e.chains)}"))
     vc += irqchain.checks(e.rows, e.chains, e.host, e.guest.apicid)
     out += _prefixed(vc, e.step)
     return out
@@ -496,10 +538,16 @@ def render(w, a, rows, chains) -> None:
           f"{info.get('eventfd')}, MASKABLE {info.get('maskable')}, "
           f"AUTOMASKED {info.get('automasked')}, NORESIZE "
           f"{info.get('noresize')})")
-    w("  6.1 has no pci_setup_msix_device_domain() / "
-      "msi_create_device_irq_domain() (later kernels): "
-      "__pci_enable_msix_range() -> pci_setup_msi_context(), vectors in the "
-      "global PCI-MSI domain")
+    own = device_domain(v.enables[0].chains if v.enables else None)
+    if own is None:
+        w("  6.1 has no pci_setup_msix_device_domain() / "
+          "msi_create_device_irq_domain() (later kernels): "
+          "__pci_enable_msix_range() -> pci_setup_msi_context(), vectors "
+          "in the global PCI-MSI domain")
+    else:
+        w("  __pci_enable_msix_range() -> pci_setup_msix_device_domain() -> "
+          f"msi_create_device_irq_domain(): vectors in the device's own "
+          f"MSI domain {own} (hwirq = entry; GET_IRQ_INFO without NORESIZE)")
     if v.steps:
         w("")
         w("MSI-X as the device saw it, open to close (x-query-msix-log; "

@@ -23,6 +23,12 @@ REMAPPED = HEAD + """\
 26 1 0000:00:04.0 1 INTEL-IR-0 0x110000 INTEL-IR - - -
 26 1 0000:00:04.0 2 VECTOR 0x1a APIC 0x22 0x1 0
 """
+# Debian's 6.12 at -smp 8: the device's own MSI domain (physical
+# destination mode: dest 0x0 is CPU 0's APIC ID)
+PER_DEVICE = HEAD + """\
+25 1 0000:00:04.0 0 PCI-MSIX-0000:00:04.0-12 0x1 PCI-MSIX-0000:00:04.0 - - -
+25 1 0000:00:04.0 1 VECTOR 0x19 APIC 0x20 0x0 0
+"""
 APICID = {c: c for c in range(8)}
 
 
@@ -92,6 +98,31 @@ class Checks(unittest.TestCase):
         self.assertEqual(len(cs), 5)
         self.assertEqual(failed(cs), [])
         self.assertEqual({c.group for c in cs}, {"vector 1"})
+
+    def test_per_device_domain_passes(self):
+        chains = irqchain.parse(PER_DEVICE)
+        self.assertEqual(irqchain.per_device_domain(chains[25].levels[0]),
+                         "0000:00:04.0")
+        self.assertIsNone(irqchain.per_device_domain(
+            irqchain.parse(NATIVE)[25].levels[0]))
+        r = row(1, 25, "compat", 0x20, 0x0, {0})
+        h = host(1, {"format": "compat", "dest-id": 0x0, "vector": 0x20})
+        cs = irqchain.checks([r], chains, h, APICID)
+        self.assertEqual(len(cs), 5)
+        self.assertEqual(failed(cs), [])
+        # the hwirq of another entry, or the domain of another device
+        chains[25].levels[0].hwirq = 0x2
+        self.assertEqual(failed(irqchain.checks([r], chains, h, APICID)), [
+            "chain: the MSI level is 00:04.0's own domain, its hwirq this "
+            "entry (pci_device_domain_set_desc())"])
+        # vfio.py reads the same: NORESIZE and /proc/interrupts' hwirq
+        from irqlab import vfio
+        self.assertEqual(vfio.device_domain(irqchain.parse(PER_DEVICE)),
+                         "PCI-MSIX-0000:00:04.0-12")
+        self.assertIsNone(vfio.device_domain(irqchain.parse(NATIVE)))
+        chains = irqchain.parse(PER_DEVICE.replace("00:04.0 -", "00:05.0 -"))
+        self.assertEqual(len(failed(irqchain.checks([r], chains, h,
+                                                    APICID))), 1)
 
     def test_remapped_passes(self):
         cs = irqchain.checks([REMAPPED_ROW], irqchain.parse(REMAPPED),
