@@ -133,8 +133,12 @@ def _join(parts: list[Step], kind: str) -> Step:
 
 
 def _messages(st: Step) -> list[str]:
+    """Each message the step programmed, as the monitor decodes it (its
+    'summary'); a record from a QEMU older than that field gets the raw
+    address and data."""
     return ["zeroed" if e["address"] == 0 and e["data"] == 0
-            else e["decoded"]["summary"]
+            else e.get("decoded", {}).get("summary")
+            or f"address 0x{e['address']:x} data 0x{e['data']:x}"
             for e in st.events if e["kind"] == "programmed"]
 
 

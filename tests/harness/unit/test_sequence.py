@@ -99,6 +99,18 @@ class Condense(unittest.TestCase):
         steps = sequence.condense(log.entries)
         self.assertEqual([s.kind for s in steps], ["unmaskbit", "rewrite"])
 
+    def test_message_text(self):
+        log = Log().write(0)
+        log.entries[-1]["decoded"] = {"summary": "compat dest 0x10 vector 0x25"}
+        (step,) = sequence.condense(log.entries)
+        self.assertIn("compat dest 0x10 vector 0x25", step.text())
+
+    def test_message_text_without_summary(self):
+        """A record from a QEMU before x-query-msix-log decoded a message
+        into a summary: its raw address and data."""
+        (step,) = sequence.condense(Log().write(0).entries)
+        self.assertIn(f"address 0x{ADDR:x} data 0x{DATA:x}", step.text())
+
     def test_other_capability_ignored(self):
         log = capability_init()
         log.entries[0]["capability"] = "msi"
