@@ -102,6 +102,20 @@ int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
     return msi_expect_log(qts, dev, "msix", since, want, n);
 }
 
+int64_t msix_expect_unmask_sends(QTestState *qts, const char *dev,
+                                 int64_t since, int vector)
+{
+    return msix_expect_log(qts, dev, since, (MsixEvent[]) {
+        { "table-write", vector, 3, 1, 0 },
+        { "unmask", vector, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "pending-clear", vector, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+        { "message", vector, MSIX_LOG_ABSENT, MSIX_LOG_ABSENT,
+          MSIX_LOG_ABSENT },
+    }, 4);
+}
+
 int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
                        int64_t since, const MsixEvent *want, int n)
 {

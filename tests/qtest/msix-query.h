@@ -57,6 +57,15 @@ int64_t msix_log_next_seq(QTestState *qts, const char *dev);
 int64_t msix_expect_log(QTestState *qts, const char *dev, int64_t since,
                         const MsixEvent *want, int n);
 
+/*
+ * The same for a held @vector unmasked (PCI Local Bus 3.0, 6.8.2.9: the
+ * pending message is sent once nothing masks it): exactly its Vector
+ * Control write clearing the mask bit, the unmask, the pending bit
+ * cleared and one message.
+ */
+int64_t msix_expect_unmask_sends(QTestState *qts, const char *dev,
+                                 int64_t since, int vector);
+
 /* The same for capability @cap ("msix" or "msi") */
 int64_t msi_expect_log(QTestState *qts, const char *dev, const char *cap,
                        int64_t since, const MsixEvent *want, int n);

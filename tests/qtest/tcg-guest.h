@@ -43,8 +43,12 @@
 #define APIC_REG_SVR            0x0f0
 #define APIC_REG_ISR            0x100       /* 8 registers, 0x10 apart */
 #define APIC_REG_ICR_LO         0x300
+#define APIC_REG_ICR_HI         0x310       /* destination in bits 31:24 */
 #define APIC_SVR_ENABLE         0x100
 #define APIC_ICR_SELF           (1U << 18)  /* destination shorthand */
+/* ICR delivery modes INIT and Start-up, level assert (SDM vol. 3A 11.6.1) */
+#define APIC_ICR_INIT           0x4500
+#define APIC_ICR_STARTUP        0x4600      /* | the start page number */
 
 typedef struct TcgGuest {
     uint8_t *bios;

@@ -125,6 +125,27 @@ static void emit_apic_write(TcgGuest *g, uint32_t reg, uint32_t value)
     tcg_guest_emit32(g, value);
 }
 
+/*
+ * What each test's guest does first: shared_info at SHINFO
+ * (XENMEM_add_to_physmap), the callback vector (HVM_PARAM_CALLBACK_IRQ,
+ * by @param_insn), an IPI port (EVTCHNOP_bind_ipi) whose number goes into
+ * the EVTCHNOP_send struct; each hypercall's result at R(@r), R(@r + 1),
+ * R(@r + 2).
+ */
+static void emit_xen_setup(TcgGuest *g, HcallInsn param_insn, int r)
+{
+    emit_hypercall(g, VMMCALL, __HYPERVISOR_memory_op,
+                   XENMEM_add_to_physmap, ARG_XATP, R(r));
+    emit_hypercall(g, param_insn, __HYPERVISOR_hvm_op, HVMOP_set_param,
+                   ARG_PARAM, R(r + 1));
+    emit_hypercall(g, VMMCALL, __HYPERVISOR_event_channel_op,
+                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(r + 2));
+    TCG_EMIT(g, 0xa1);                              /* mov bind_ipi.port, */
+    tcg_guest_emit32(g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
+                                                port));
+    emit_store_eax(g, ARG_SEND);                    /* ... send.port */
+}
+
 static char *build_bios(void)
 {
     TcgGuest g;
@@ -136,16 +157,7 @@ static char *build_bios(void)
                R(R_CPUID0_C), R(R_CPUID0_D));
     emit_cpuid(&g, XEN_CPUID_LEAF(4), R(R_CPUID4_A), R(R_CPUID4_B), 0, 0);
 
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_memory_op,
-                   XENMEM_add_to_physmap, ARG_XATP, R(R_XATP));
-    emit_hypercall(&g, VMCALL, __HYPERVISOR_hvm_op, HVMOP_set_param,
-                   ARG_PARAM, R(R_PARAM));
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
-                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(R_BIND_IPI));
-    TCG_EMIT(&g, 0xa1);                             /* mov bind_ipi.port, */
-    tcg_guest_emit32(&g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
-                                                 port));
-    emit_store_eax(&g, ARG_SEND);                   /* ... send.port */
+    emit_xen_setup(&g, VMCALL, R_XATP);
     emit_hypercall(&g, VMCALL, __HYPERVISOR_event_channel_op,
                    EVTCHNOP_send, ARG_SEND, R(R_SEND));
     emit_hypercall(&g, VMMCALL, 63, 0, 0, R(R_UNKNOWN));
@@ -328,25 +340,64 @@ enum {
 };
 #define READY               0x7eadcafeU
 
+/* A port the upcall handler takes: where its number is, what it counts */
+typedef struct UpcallPort {
+    uint32_t port;              /* guest address of the port number */
+    uint32_t handled;           /* guest address of its counter */
+} UpcallPort;
+
+/*
+ * vCPU 0's callback vector handler, as Linux's __xen_evtchn_do_upcall()
+ * (2-level, compat layout): count the upcall at @callbacks; clear
+ * evtchn_upcall_pending, take the pending selector, and for each of the
+ * @n @ports clear its pending bit, counting it when it was set; again
+ * while the flag came back.
+ */
+static void emit_upcall_handler(TcgGuest *g, uint32_t callbacks,
+                                const UpcallPort *ports, int n)
+{
+    uint32_t callback = tcg_guest_here(g), again;
+
+    TCG_EMIT(g, 0x50);                              /* push %eax */
+    TCG_EMIT(g, 0xff, 0x05);                        /* incl callbacks */
+    tcg_guest_emit32(g, callbacks);
+    again = tcg_guest_here(g);                      /* 1: */
+    TCG_EMIT(g, 0xc6, 0x05);                        /* movb $0, pending */
+    tcg_guest_emit32(g, SHINFO + offsetof(struct vcpu_info,
+                                          evtchn_upcall_pending));
+    TCG_EMIT(g, 0x00);
+    TCG_EMIT(g, 0x31, 0xc0);                        /* xor %eax, %eax */
+    TCG_EMIT(g, 0x87, 0x05);                        /* xchg %eax, sel */
+    tcg_guest_emit32(g, SHINFO + 4);
+    for (int i = 0; i < n; i++) {
+        TCG_EMIT(g, 0xa1);                          /* mov port, %eax */
+        tcg_guest_emit32(g, ports[i].port);
+        TCG_EMIT(g, 0xf0, 0x0f, 0xb3, 0x05);        /* lock btr %eax, pend */
+        tcg_guest_emit32(g, SHINFO_PENDING);
+        TCG_EMIT(g, 0x73, 0x06);                    /* jnc over the incl */
+        TCG_EMIT(g, 0xff, 0x05);                    /* incl handled */
+        tcg_guest_emit32(g, ports[i].handled);
+    }
+    TCG_EMIT(g, 0x80, 0x3d);                        /* cmpb $0, pending */
+    tcg_guest_emit32(g, SHINFO + offsetof(struct vcpu_info,
+                                          evtchn_upcall_pending));
+    TCG_EMIT(g, 0x00);
+    TCG_EMIT(g, 0x75, again - (tcg_guest_here(g) + 2));    /* jne 1b */
+    TCG_EMIT(g, 0x58);                              /* pop %eax */
+    TCG_EMIT(g, 0xcf);                              /* iret */
+    tcg_guest_gate(g, CALLBACK_VECTOR, callback);
+}
+
 static char *build_race_bios(void)
 {
     TcgGuest g;
-    uint32_t top, work, callback, again;
+    uint32_t top, work;
 
     tcg_guest_init(&g);
 
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_memory_op,
-                   XENMEM_add_to_physmap, ARG_XATP, R(RR_XATP));
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_hvm_op, HVMOP_set_param,
-                   ARG_PARAM, R(RR_PARAM));
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
-                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(RR_BIND_A));
+    emit_xen_setup(&g, VMMCALL, RR_XATP);         /* port A */
     emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
                    EVTCHNOP_bind_ipi, ARG_BIND_IPI2, R(RR_BIND_B));
-    TCG_EMIT(&g, 0xa1);                             /* mov bind_a.port, */
-    tcg_guest_emit32(&g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
-                                                 port));
-    emit_store_eax(&g, ARG_SEND);                   /* ... send.port */
     TCG_EMIT(&g, 0xc7, 0x05);                       /* movl $READY, READY */
     tcg_guest_emit32(&g, R(RR_READY));
     tcg_guest_emit32(&g, READY);
@@ -371,42 +422,12 @@ static char *build_race_bios(void)
     TCG_EMIT(&g, 0xeb, top - (tcg_guest_here(&g) + 2));  /* jmp 1b */
     g_assert(work > top);
 
-    /* The upcall, as Linux's __xen_evtchn_do_upcall() (compat layout) */
-    callback = tcg_guest_here(&g);
-    TCG_EMIT(&g, 0x50);                             /* push %eax */
-    TCG_EMIT(&g, 0xff, 0x05);                       /* incl CALLBACKS */
-    tcg_guest_emit32(&g, R(RR_CALLBACKS));
-    again = tcg_guest_here(&g);                     /* 1: */
-    TCG_EMIT(&g, 0xc6, 0x05);                       /* movb $0, pending */
-    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
-                                           evtchn_upcall_pending));
-    TCG_EMIT(&g, 0x00);
-    TCG_EMIT(&g, 0x31, 0xc0);                       /* xor %eax, %eax */
-    TCG_EMIT(&g, 0x87, 0x05);                       /* xchg %eax, sel */
-    tcg_guest_emit32(&g, SHINFO + 4);
-    TCG_EMIT(&g, 0xa1);                             /* mov port A, %eax */
-    tcg_guest_emit32(&g, ARG_SEND);
-    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
-    tcg_guest_emit32(&g, SHINFO_PENDING);
-    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 2f */
-    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED_A */
-    tcg_guest_emit32(&g, R(RR_HANDLED_A));
-    TCG_EMIT(&g, 0xa1);                             /* 2: mov port B, %eax */
-    tcg_guest_emit32(&g, ARG_BIND_IPI2 + offsetof(struct evtchn_bind_ipi,
-                                                  port));
-    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
-    tcg_guest_emit32(&g, SHINFO_PENDING);
-    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 3f */
-    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED_B */
-    tcg_guest_emit32(&g, R(RR_HANDLED_B));
-    TCG_EMIT(&g, 0x80, 0x3d);                       /* 3: cmpb $0, pending */
-    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
-                                           evtchn_upcall_pending));
-    TCG_EMIT(&g, 0x00);
-    TCG_EMIT(&g, 0x75, again - (tcg_guest_here(&g) + 2));  /* jne 1b */
-    TCG_EMIT(&g, 0x58);                             /* pop %eax */
-    TCG_EMIT(&g, 0xcf);                             /* iret */
-    tcg_guest_gate(&g, CALLBACK_VECTOR, callback);
+    /* Ports A and B, both bound to vCPU 0 */
+    emit_upcall_handler(&g, R(RR_CALLBACKS), (UpcallPort[]) {
+        { ARG_SEND, R(RR_HANDLED_A) },
+        { ARG_BIND_IPI2 + offsetof(struct evtchn_bind_ipi, port),
+          R(RR_HANDLED_B) },
+    }, 2);
 
     return tcg_guest_bios_file(&g);
 }
@@ -506,7 +527,6 @@ static void test_upcall_race(void)
 #define AP_TRAMPOLINE       0x8000          /* SIPI vector 0x08 */
 #define AP_GDTR             (AP_TRAMPOLINE + 0x100)
 #define AP_STACK            0x7000
-#define APIC_REG_ICR_HI     0x310
 enum {
     RI_XATP = RR_CALLBACKS + 1, RI_PARAM, RI_BIND, RI_SEND, RI_READY,
     RI_SENT, RI_HANDLED, RI_CALLBACKS, RI_AP_STATUS,
@@ -517,59 +537,26 @@ enum {
 static char *build_ipi_bios(uint32_t *ap_pm)
 {
     TcgGuest g;
-    uint32_t idle, callback, again, ap_loop, ap_wait, ap_next;
+    uint32_t idle, ap_loop, ap_wait, ap_next;
 
     tcg_guest_init(&g);
 
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_memory_op,
-                   XENMEM_add_to_physmap, ARG_XATP, R(RI_XATP));
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_hvm_op, HVMOP_set_param,
-                   ARG_PARAM, R(RI_PARAM));
-    emit_hypercall(&g, VMMCALL, __HYPERVISOR_event_channel_op,
-                   EVTCHNOP_bind_ipi, ARG_BIND_IPI, R(RI_BIND));
-    TCG_EMIT(&g, 0xa1);                             /* mov bind.port, */
-    tcg_guest_emit32(&g, ARG_BIND_IPI + offsetof(struct evtchn_bind_ipi,
-                                                 port));
-    emit_store_eax(&g, ARG_SEND);                   /* ... send.port */
+    emit_xen_setup(&g, VMMCALL, RI_XATP);
     /* vCPU 1: INIT, then SIPI to the trampoline */
     emit_apic_write(&g, APIC_REG_SVR, APIC_SVR_ENABLE | 0xff);
     emit_apic_write(&g, APIC_REG_ICR_HI, 1 << 24);
-    emit_apic_write(&g, APIC_REG_ICR_LO, 0x4500);
+    emit_apic_write(&g, APIC_REG_ICR_LO, APIC_ICR_INIT);
     emit_apic_write(&g, APIC_REG_ICR_HI, 1 << 24);
-    emit_apic_write(&g, APIC_REG_ICR_LO, 0x4600 | (AP_TRAMPOLINE >> 12));
+    emit_apic_write(&g, APIC_REG_ICR_LO,
+                    APIC_ICR_STARTUP | (AP_TRAMPOLINE >> 12));
     TCG_EMIT(&g, 0xfb);                             /* sti */
     idle = tcg_guest_here(&g);
     TCG_EMIT(&g, 0xf4);                             /* 1: hlt */
     TCG_EMIT(&g, 0xeb, idle - (tcg_guest_here(&g) + 2));  /* jmp 1b */
 
-    /* vCPU 0's upcall, as Linux's __xen_evtchn_do_upcall() */
-    callback = tcg_guest_here(&g);
-    TCG_EMIT(&g, 0x50);                             /* push %eax */
-    TCG_EMIT(&g, 0xff, 0x05);                       /* incl CALLBACKS */
-    tcg_guest_emit32(&g, R(RI_CALLBACKS));
-    again = tcg_guest_here(&g);                     /* 1: */
-    TCG_EMIT(&g, 0xc6, 0x05);                       /* movb $0, pending */
-    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
-                                           evtchn_upcall_pending));
-    TCG_EMIT(&g, 0x00);
-    TCG_EMIT(&g, 0x31, 0xc0);                       /* xor %eax, %eax */
-    TCG_EMIT(&g, 0x87, 0x05);                       /* xchg %eax, sel */
-    tcg_guest_emit32(&g, SHINFO + 4);
-    TCG_EMIT(&g, 0xa1);                             /* mov port, %eax */
-    tcg_guest_emit32(&g, ARG_SEND);
-    TCG_EMIT(&g, 0xf0, 0x0f, 0xb3, 0x05);           /* lock btr %eax, pend */
-    tcg_guest_emit32(&g, SHINFO_PENDING);
-    TCG_EMIT(&g, 0x73, 0x06);                       /* jnc 2f */
-    TCG_EMIT(&g, 0xff, 0x05);                       /* incl HANDLED */
-    tcg_guest_emit32(&g, R(RI_HANDLED));
-    TCG_EMIT(&g, 0x80, 0x3d);                       /* 2: cmpb $0, pending */
-    tcg_guest_emit32(&g, SHINFO + offsetof(struct vcpu_info,
-                                           evtchn_upcall_pending));
-    TCG_EMIT(&g, 0x00);
-    TCG_EMIT(&g, 0x75, again - (tcg_guest_here(&g) + 2));  /* jne 1b */
-    TCG_EMIT(&g, 0x58);                             /* pop %eax */
-    TCG_EMIT(&g, 0xcf);                             /* iret */
-    tcg_guest_gate(&g, CALLBACK_VECTOR, callback);
+    emit_upcall_handler(&g, R(RI_CALLBACKS), (UpcallPort[]) {
+        { ARG_SEND, R(RI_HANDLED) },
+    }, 1);
 
     /* vCPU 1, in protected mode from the trampoline; interrupts off */
     *ap_pm = tcg_guest_here(&g);
