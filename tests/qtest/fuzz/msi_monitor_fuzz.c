@@ -49,6 +49,9 @@ enum {
     MSI_MON_OP_COUNT,
 };
 
+/* The slot of the msix-testdev whose registers the input writes */
+#define MSI_MON_SLOT 4
+
 typedef void (*MsiMonMarshal)(QDict *args, QObject **ret, Error **errp);
 
 static const MsiMonMarshal msi_mon_commands[] = {
@@ -57,14 +60,15 @@ static const MsiMonMarshal msi_mon_commands[] = {
     [MSI_MON_OP_QUERY_XEN_IRQS] = qmp_marshal_x_query_xen_irqs,
 };
 
-/* Xen's model too, so that x-query-xen-irqs has pirqs and ports. */
+/* Xen's model too, so that x-query-xen-irqs answers instead of failing */
 static GString *msi_mon_cmdline(FuzzTarget *t)
 {
     return g_string_new(TARGET_NAME " -display none -machine q35 "
                         "-nodefaults -m 512M "
                         "-accel qtest,xen-version=0x4000a "
                         "-device xen-hypercall-port "
-                        "-device msix-testdev,id=dut,addr=04.0 "
+                        "-device msix-testdev,id=dut,addr="
+                        stringify(MSI_MON_SLOT) ".0 "
                         "-device msix-testdev,id=msi,msix=off,"
                         "addr=05.0");
 }
@@ -112,7 +116,7 @@ static void msi_mon_fuzz(QTestState *s, const unsigned char *data,
      * generic-fuzz does.
      */
     QPCIBus *bus = qpci_new_pc(s, NULL);
-    QPCIDevice *dev = qpci_device_find(bus, QPCI_DEVFN(4, 0));
+    QPCIDevice *dev = qpci_device_find(bus, QPCI_DEVFN(MSI_MON_SLOT, 0));
     QPCIBar regs;
 
     g_assert(dev);
