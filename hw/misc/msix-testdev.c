@@ -16,6 +16,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -66,6 +67,8 @@ struct MsixTestdevState {
     bool msi;
     bool msix;
     uint64_t completion_delay_ns;
+    uint64_t storm_interval_ns;
+    uint64_t storm_drop;        /* x-storm-drop: a fault for tests */
 
     /* registers */
     uint32_t cc;
@@ -92,6 +95,21 @@ struct MsixTestdevState {
     unsigned long *sq_busy;
     unsigned long *cq_signal;
     unsigned long *raise;
+
+    /*
+     * The interrupt storm: vectors 0..storm_vectors-1 are raised every
+     * storm_interval_ns while their last message has been acknowledged
+     * (storm_acked[v] == storm_raised[v]) and they are not paused;
+     * storm_total counts the raises of every vector (derived: rebuilt
+     * after load).
+     */
+    QEMUTimer *storm_timer;
+    uint32_t storm_vectors;
+    uint32_t storm_sel;
+    uint64_t storm_total;
+    uint64_t *storm_raised;
+    uint64_t *storm_acked;
+    uint8_t *storm_paused;      /* per vector: STORM_PAUSE, 0 or 1 */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -166,6 +184,107 @@ static void notify_vector(MsixTestdevState *s, unsigned vector)
         trace_msix_testdev_notify(vector, "intx");
         update_intx(s);
     }
+}
+
+/* ------------------------------------------------------------- storm */
+
+static bool storm_in_flight(MsixTestdevState *s, uint32_t vector)
+{
+    return s->storm_raised[vector] != s->storm_acked[vector];
+}
+
+/*
+ * The storm's tick: raise each storming vector that has no message in
+ * flight, then tick again an interval later.  One message in flight per
+ * vector, re-armed only by the guest's STORM_ACK, is what lets the
+ * guest count every message: two messages of a vector in flight at once
+ * could merge in the local APIC's IRR, which nobody counts.
+ */
+static void storm_tick(void *opaque)
+{
+    MsixTestdevState *s = opaque;
+
+    for (uint32_t v = 0; v < s->storm_vectors; v++) {
+        if (storm_in_flight(s, v) || s->storm_paused[v]) {
+            continue;
+        }
+        s->storm_raised[v]++;
+        if (++s->storm_total == s->storm_drop) {
+            /* The fault: the device believes it sent this one. */
+            trace_msix_testdev_storm_drop(v, s->storm_raised[v]);
+            continue;
+        }
+        notify_vector(s, v);
+    }
+    if (s->storm_vectors) {
+        timer_mod(s->storm_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                                  s->storm_interval_ns);
+    }
+}
+
+static void storm_set(MsixTestdevState *s, uint32_t vectors)
+{
+    trace_msix_testdev_storm(s->storm_vectors, vectors);
+    s->storm_vectors = vectors;
+    if (!vectors) {
+        timer_del(s->storm_timer);
+    } else if (!timer_pending(s->storm_timer)) {
+        timer_mod(s->storm_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    }
+}
+
+/* STORM_ACK: the guest took @vector's message; a stray ack is ignored. */
+static void storm_ack(MsixTestdevState *s, uint32_t vector)
+{
+    bool in_flight = storm_in_flight(s, vector);
+
+    trace_msix_testdev_storm_ack(vector, in_flight);
+    if (in_flight) {
+        s->storm_acked[vector]++;
+    }
+}
+
+/*
+ * Whether @vector's message in flight is held: pending in the PBA (or,
+ * under MSI, held by INTMS), so not sent yet.
+ */
+static bool storm_held(MsixTestdevState *s, uint32_t vector)
+{
+    PCIDevice *pci = PCI_DEVICE(s);
+
+    if (msix_enabled(pci)) {
+        return pci->msix_pba[vector / 8] & BIT(vector % 8);
+    }
+    return msi_enabled(pci) &&
+           (s->msi_pending & BIT(vector % msi_nr_vectors_allocated(pci)));
+}
+
+/*
+ * A read of STORM_TAKE(@vector), by the vector's interrupt handler: take
+ * the message in flight if it was sent (1); 0 if none was, which makes
+ * the handler's call a spurious one (Linux's msi_set_affinity() says a
+ * handler must cope with those) and leaves a held message held.
+ */
+static uint32_t storm_take(MsixTestdevState *s, uint32_t vector)
+{
+    bool sent = storm_in_flight(s, vector) && !storm_held(s, vector);
+
+    trace_msix_testdev_storm_take(vector, sent);
+    if (sent) {
+        s->storm_acked[vector]++;
+    }
+    return sent;
+}
+
+static void storm_reset(MsixTestdevState *s)
+{
+    timer_del(s->storm_timer);
+    s->storm_vectors = 0;
+    s->storm_sel = 0;
+    s->storm_total = 0;
+    memset(s->storm_raised, 0, s->vectors * sizeof(*s->storm_raised));
+    memset(s->storm_acked, 0, s->vectors * sizeof(*s->storm_acked));
+    memset(s->storm_paused, 0, s->vectors);
 }
 
 /* ------------------------------------------------------------ queues */
@@ -529,16 +648,18 @@ static uint64_t cap_value(MsixTestdevState *s)
 
 /*
  * Where @addr, @size is a valid access: the 64-bit value it addresses
- * (*@reg64) and the shift of the part accessed, or false.  CAP, ASQ and
- * ACQ take 8-byte accesses and 4-byte ones to either half; the rest,
- * 4-byte accesses.
+ * (*@reg64) and the shift of the part accessed, or false.  CAP, ASQ,
+ * ACQ, STORM_RAISED and STORM_ACKED take 8-byte accesses and 4-byte ones
+ * to either half; the rest, 4-byte accesses.
  */
 static bool decode_access(hwaddr addr, unsigned size, hwaddr *reg,
                           unsigned *shift)
 {
     hwaddr base = addr & ~7ULL;
     bool is64 = base == MSIX_TESTDEV_REG_CAP || base == MSIX_TESTDEV_REG_ASQ ||
-                base == MSIX_TESTDEV_REG_ACQ;
+                base == MSIX_TESTDEV_REG_ACQ ||
+                base == MSIX_TESTDEV_REG_STORM_RAISED ||
+                base == MSIX_TESTDEV_REG_STORM_ACKED;
 
     if (is64 && ((size == 8 && addr == base) || (size == 4 && !(addr & 3)))) {
         *reg = base;
@@ -598,7 +719,32 @@ static uint64_t regs_read(void *opaque, hwaddr addr, unsigned size)
     case MSIX_TESTDEV_REG_ERRCNT:
         val = s->errcnt;
         break;
+    case MSIX_TESTDEV_REG_STORM:
+        val = s->storm_vectors;
+        break;
+    case MSIX_TESTDEV_REG_STORM_SEL:
+        val = s->storm_sel;
+        break;
+    case MSIX_TESTDEV_REG_STORM_RAISED:
+        val = s->storm_raised[s->storm_sel];
+        break;
+    case MSIX_TESTDEV_REG_STORM_ACKED:
+        val = s->storm_acked[s->storm_sel];
+        break;
     default:
+        if (reg >= MSIX_TESTDEV_REG_STORM_TAKE) {
+            uint32_t v = (reg - MSIX_TESTDEV_REG_STORM_TAKE) / 4;
+
+            if (v >= s->vectors) {
+                GUEST_ERR(s, MSIX_TESTDEV_ERR_STORM_VECTOR, v,
+                          msix_testdev_err_storm,
+                          "0x%" PRIx64 ": %" PRIu64 " beyond %u vectors",
+                          (uint64_t)reg, (uint64_t)v, s->vectors);
+                return 0;
+            }
+            val = storm_take(s, v);
+            break;
+        }
         if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
             break;                      /* doorbells read as 0 */
         }
@@ -633,7 +779,8 @@ static void regs_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
                   "bad %u-byte write at 0x%" PRIx64, size, (uint64_t)addr);
         return;
     }
-    if (reg >= MSIX_TESTDEV_REG_DOORBELLS) {
+    if (reg >= MSIX_TESTDEV_REG_DOORBELLS &&
+        reg < MSIX_TESTDEV_REG_STORM_TAKE) {
         doorbell(s, reg, val);
         return;
     }
@@ -691,6 +838,29 @@ static void regs_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
         }
         notify_vector(s, val);
         break;
+    case MSIX_TESTDEV_REG_STORM:
+    case MSIX_TESTDEV_REG_STORM_ACK:
+    case MSIX_TESTDEV_REG_STORM_SEL:
+    case MSIX_TESTDEV_REG_STORM_PAUSE:
+    case MSIX_TESTDEV_REG_STORM_RESUME:
+        /* STORM counts vectors, the others name one. */
+        if (val > s->vectors ||
+            (val == s->vectors && reg != MSIX_TESTDEV_REG_STORM)) {
+            GUEST_ERR(s, MSIX_TESTDEV_ERR_STORM_VECTOR, val,
+                      msix_testdev_err_storm,
+                      "0x%" PRIx64 ": %" PRIu64 " beyond %u vectors",
+                      (uint64_t)reg, (uint64_t)val, s->vectors);
+        } else if (reg == MSIX_TESTDEV_REG_STORM) {
+            storm_set(s, val);
+        } else if (reg == MSIX_TESTDEV_REG_STORM_ACK) {
+            storm_ack(s, val);
+        } else if (reg != MSIX_TESTDEV_REG_STORM_SEL) {
+            s->storm_paused[val] = reg == MSIX_TESTDEV_REG_STORM_PAUSE;
+            trace_msix_testdev_storm_pause(val, s->storm_paused[val]);
+        } else {
+            s->storm_sel = val;
+        }
+        break;
     default:
         GUEST_ERR(s, MSIX_TESTDEV_ERR_REG_ACCESS, addr,
                   msix_testdev_err_write_ro,
@@ -735,6 +905,13 @@ static void msix_testdev_realize(PCIDevice *pci, Error **errp)
                    MSIX_TESTDEV_MAX_QUEUES, s->queues);
         return;
     }
+    if (s->storm_interval_ns < MSIX_TESTDEV_STORM_INTERVAL_MIN ||
+        s->storm_interval_ns > MSIX_TESTDEV_STORM_INTERVAL_MAX) {
+        error_setg(errp, "storm-interval-ns must be %u to %u, not %" PRIu64,
+                   MSIX_TESTDEV_STORM_INTERVAL_MIN,
+                   MSIX_TESTDEV_STORM_INTERVAL_MAX, s->storm_interval_ns);
+        return;
+    }
 
     pci->config[PCI_INTERRUPT_PIN] = 1;
     memory_region_init_io(&s->regs, OBJECT(s), &regs_ops, s,
@@ -776,6 +953,10 @@ static void msix_testdev_realize(PCIDevice *pci, Error **errp)
     s->bh = qemu_bh_new_guarded(run_queues_cb, s,
                                 &DEVICE(s)->mem_reentrancy_guard);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, run_queues_cb, s);
+    s->storm_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, storm_tick, s);
+    s->storm_raised = g_new0(uint64_t, s->vectors);
+    s->storm_acked = g_new0(uint64_t, s->vectors);
+    s->storm_paused = g_new0(uint8_t, s->vectors);
 }
 
 static void msix_testdev_exit(PCIDevice *pci)
@@ -784,6 +965,10 @@ static void msix_testdev_exit(PCIDevice *pci)
 
     qemu_bh_delete(s->bh);
     timer_free(s->timer);
+    timer_free(s->storm_timer);
+    g_free(s->storm_raised);
+    g_free(s->storm_acked);
+    g_free(s->storm_paused);
     g_free(s->sq);
     g_free(s->cq);
     g_free(s->sq_busy);
@@ -810,6 +995,7 @@ static void msix_testdev_reset_hold(Object *obj, ResetType type)
     s->err = MSIX_TESTDEV_ERR_NONE;
     s->errinfo = 0;
     s->errcnt = 0;
+    storm_reset(s);
 }
 
 static bool queue_valid(MsixTestdevState *s, MsixTestdevQueue *q, bool is_sq)
@@ -867,6 +1053,66 @@ static const VMStateDescription vmstate_msix_testdev_queue = {
     },
 };
 
+static bool msix_testdev_storm_needed(void *opaque)
+{
+    MsixTestdevState *s = opaque;
+
+    return s->storm_vectors || s->storm_total || s->storm_sel ||
+           !buffer_is_zero(s->storm_paused, s->vectors);
+}
+
+/* A stream whose counts no device could have made is refused. */
+static int msix_testdev_storm_post_load(void *opaque, int version_id)
+{
+    MsixTestdevState *s = opaque;
+
+    if (s->storm_vectors > s->vectors || s->storm_sel >= s->vectors) {
+        error_report("%s: storm of %u vectors, SEL %u, in the migration "
+                     "stream of a device with %u", TYPE_MSIX_TESTDEV,
+                     s->storm_vectors, s->storm_sel, s->vectors);
+        return -EINVAL;
+    }
+    s->storm_total = 0;
+    for (uint32_t v = 0; v < s->vectors; v++) {
+        if (s->storm_acked[v] > s->storm_raised[v] ||
+            s->storm_raised[v] - s->storm_acked[v] > 1 ||
+            s->storm_paused[v] > 1) {
+            error_report("%s: vector %u raised %" PRIu64 " times, "
+                         "acknowledged %" PRIu64 ", paused %u in the "
+                         "migration stream", TYPE_MSIX_TESTDEV, v,
+                         s->storm_raised[v], s->storm_acked[v],
+                         s->storm_paused[v]);
+            return -EINVAL;
+        }
+        s->storm_total += s->storm_raised[v];
+    }
+    if (s->storm_vectors && !timer_pending(s->storm_timer)) {
+        storm_set(s, s->storm_vectors);
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_msix_testdev_storm = {
+    .name = TYPE_MSIX_TESTDEV "/storm",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = msix_testdev_storm_needed,
+    .post_load = msix_testdev_storm_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(vectors, MsixTestdevState, NULL),
+        VMSTATE_UINT32(storm_vectors, MsixTestdevState),
+        VMSTATE_UINT32(storm_sel, MsixTestdevState),
+        VMSTATE_VARRAY_UINT32(storm_raised, MsixTestdevState, vectors, 0,
+                              vmstate_info_uint64, uint64_t),
+        VMSTATE_VARRAY_UINT32(storm_acked, MsixTestdevState, vectors, 0,
+                              vmstate_info_uint64, uint64_t),
+        VMSTATE_VARRAY_UINT32(storm_paused, MsixTestdevState, vectors, 0,
+                              vmstate_info_uint8, uint8_t),
+        VMSTATE_TIMER_PTR(storm_timer, MsixTestdevState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_msix_testdev = {
     .name = TYPE_MSIX_TESTDEV,
     .version_id = 1,
@@ -895,6 +1141,10 @@ static const VMStateDescription vmstate_msix_testdev = {
         VMSTATE_TIMER_PTR(timer, MsixTestdevState),
         VMSTATE_END_OF_LIST()
     },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_msix_testdev_storm,
+        NULL
+    },
 };
 
 static const Property msix_testdev_props[] = {
@@ -904,6 +1154,10 @@ static const Property msix_testdev_props[] = {
     DEFINE_PROP_BOOL("msix", MsixTestdevState, msix, true),
     DEFINE_PROP_UINT64("completion-delay-ns", MsixTestdevState,
                        completion_delay_ns, 0),
+    DEFINE_PROP_UINT64("storm-interval-ns", MsixTestdevState,
+                       storm_interval_ns, MSIX_TESTDEV_STORM_INTERVAL_DEFAULT),
+    /* Storm message N (1: the first, of any vector) is lost: a fault. */
+    DEFINE_PROP_UINT64("x-storm-drop", MsixTestdevState, storm_drop, 0),
 };
 
 static void msix_testdev_class_init(ObjectClass *oc, void *data)

@@ -553,16 +553,6 @@ static void test_intx(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /* Each bad input: its error, and the device still works afterwards. */
-static void expect_err(QMsixTestdev *t, uint32_t code, uint32_t info)
-{
-    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==, code);
-    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRINFO), ==,
-                    info);
-    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_ERR, 0);
-    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
-                     MSIX_TESTDEV_ERR_NONE);
-}
-
 static void test_bad_input(void *obj, void *data, QGuestAllocator *alloc)
 {
     const uint32_t io = QMSIX_TESTDEV_IO_ENTRIES;
@@ -571,34 +561,40 @@ static void test_bad_input(void *obj, void *data, QGuestAllocator *alloc)
 
     /* Before enable */
     qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(0), 1);
-    expect_err(t, MSIX_TESTDEV_ERR_NOT_ENABLED, MSIX_TESTDEV_SQ_TAIL_DB(0));
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_NOT_ENABLED,
+                             MSIX_TESTDEV_SQ_TAIL_DB(0));
     /* AQA etc. zero */
     qmsix_testdev_writel(t, MSIX_TESTDEV_REG_CC, MSIX_TESTDEV_CC_EN);
-    expect_err(t, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_ADMIN_QUEUES, 0);
     g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_CSTS), ==, 0);
     qmsix_testdev_writel(t, MSIX_TESTDEV_REG_CC, 0);
 
     /* Register accesses */
     qpci_io_writeb(&t->dev, t->bar, MSIX_TESTDEV_REG_CC, 1);
-    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_CC);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS,
+                             MSIX_TESTDEV_REG_CC);
     qpci_io_writel(&t->dev, t->bar, MSIX_TESTDEV_REG_CC + 2, 1);
-    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_CC + 2);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS,
+                             MSIX_TESTDEV_REG_CC + 2);
     qmsix_testdev_writel(t, MSIX_TESTDEV_REG_VS, 1);
-    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, MSIX_TESTDEV_REG_VS);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS,
+                             MSIX_TESTDEV_REG_VS);
     g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_VS), ==,
                     MSIX_TESTDEV_VERSION);
     qmsix_testdev_readl(t, 0x18);
-    expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, 0x18);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_REG_ACCESS, 0x18);
     qmsix_testdev_writel(t, MSIX_TESTDEV_REG_RAISE, 4);
-    expect_err(t, MSIX_TESTDEV_ERR_RAISE_VECTOR, 4);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_RAISE_VECTOR, 4);
 
     qmsix_testdev_enable_admin(t);
     /* Doorbells */
     qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(2), 0);
-    expect_err(t, MSIX_TESTDEV_ERR_DB_QUEUE, MSIX_TESTDEV_SQ_TAIL_DB(2));
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_DB_QUEUE,
+                             MSIX_TESTDEV_SQ_TAIL_DB(2));
     qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(0),
                          QMSIX_TESTDEV_ADMIN_ENTRIES);
-    expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE, QMSIX_TESTDEV_ADMIN_ENTRIES);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE,
+                             QMSIX_TESTDEV_ADMIN_ENTRIES);
 
     /* Commands */
     g_assert_cmphex(qmsix_testdev_admin(t, 0x7f, 0, 0, 0), ==,
@@ -640,7 +636,8 @@ static void test_bad_input(void *obj, void *data, QGuestAllocator *alloc)
     /* A CQ head moved past what the device posted */
     qmsix_testdev_writel(t, MSIX_TESTDEV_CQ_HEAD_DB(1),
                          (t->cq[1].head + 1) % io);
-    expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE, (t->cq[1].head + 1) % io);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_DB_VALUE,
+                             (t->cq[1].head + 1) % io);
 
     /* DMA: a command from an SQ the host placed in no memory */
     g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_ADMIN_CREATE_SQ,
@@ -651,7 +648,7 @@ static void test_bad_input(void *obj, void *data, QGuestAllocator *alloc)
     qmsix_testdev_writel(t, MSIX_TESTDEV_SQ_TAIL_DB(2), 1);
     g_assert_cmphex(qmsix_testdev_reap(t, 1, MSIX_TESTDEV_CID_NONE), ==,
                     MSIX_TESTDEV_SC_DATA_TRANSFER);
-    expect_err(t, MSIX_TESTDEV_ERR_DMA, 2);
+    qmsix_testdev_expect_err(t, MSIX_TESTDEV_ERR_DMA, 2);
 
     /* ... and it still works */
     g_assert_cmphex(qmsix_testdev_admin(t, MSIX_TESTDEV_CMD_NOOP, 0, 0, 0),

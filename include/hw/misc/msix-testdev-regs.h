@@ -34,6 +34,10 @@
 #define MSIX_TESTDEV_MIN_QUEUE_ENTRIES  2
 #define MSIX_TESTDEV_QUEUE_ALIGN        4096    /* queue base alignment */
 #define MSIX_TESTDEV_MSI_VECTORS        32      /* MSI capability */
+/* storm-interval-ns: from one storm tick to the next, virtual time */
+#define MSIX_TESTDEV_STORM_INTERVAL_MIN     1000
+#define MSIX_TESTDEV_STORM_INTERVAL_MAX     1000000000
+#define MSIX_TESTDEV_STORM_INTERVAL_DEFAULT 100000
 
 /* Registers in BAR 0: 32-bit accesses, 64-bit ones also for CAP/ASQ/ACQ */
 #define MSIX_TESTDEV_REG_CAP            0x00    /* RO, 64-bit */
@@ -63,7 +67,18 @@
 #define MSIX_TESTDEV_REG_ERRINFO        0x3c    /* RO: its offending value */
 #define MSIX_TESTDEV_REG_ERRCNT         0x40    /* RO: errors since reset */
 #define MSIX_TESTDEV_REG_RAISE          0x44    /* WO: notify vector N */
+/* The interrupt storm: one message in flight per vector, ACK re-arms it */
+#define MSIX_TESTDEV_REG_STORM          0x48    /* RW: storm vectors 0..N-1 */
+#define MSIX_TESTDEV_REG_STORM_ACK      0x4c    /* WO: vector N was taken */
+#define MSIX_TESTDEV_REG_STORM_SEL      0x50    /* RW: vector of the counts */
+#define MSIX_TESTDEV_REG_STORM_RAISED   0x58    /* RO, 64-bit: SEL's raises */
+#define MSIX_TESTDEV_REG_STORM_ACKED    0x60    /* RO, 64-bit: SEL's acks */
+#define MSIX_TESTDEV_REG_STORM_PAUSE    0x68    /* WO: stop raising vector N */
+#define MSIX_TESTDEV_REG_STORM_RESUME   0x6c    /* WO: raise vector N again */
 #define MSIX_TESTDEV_REG_DOORBELLS      0x1000
+/* RO: read to take vector N's storm message, if it was sent (1), or 0 */
+#define MSIX_TESTDEV_REG_STORM_TAKE     0x6000
+#define MSIX_TESTDEV_STORM_TAKE(v)      (MSIX_TESTDEV_REG_STORM_TAKE + 4 * (v))
 #define MSIX_TESTDEV_DB_STRIDE          4       /* CAP.DSTRD = 0 */
 #define MSIX_TESTDEV_SQ_TAIL_DB(qid)    (MSIX_TESTDEV_REG_DOORBELLS + \
                                          (2 * (qid)) * MSIX_TESTDEV_DB_STRIDE)
@@ -80,6 +95,7 @@
 #define MSIX_TESTDEV_ERR_RAISE_VECTOR   5   /* no such vector [vector] */
 #define MSIX_TESTDEV_ERR_ADMIN_QUEUES   6   /* CC.EN, bad AQA/ASQ/ACQ [0] */
 #define MSIX_TESTDEV_ERR_DMA            7   /* queue entry lost [queue id] */
+#define MSIX_TESTDEV_ERR_STORM_VECTOR   8   /* STORM* beyond vectors [value] */
 
 /* Submission queue entry: 64 bytes, little endian */
 #define MSIX_TESTDEV_SQE_SIZE           64

@@ -25,6 +25,16 @@ void qmsix_testdev_writel(QMsixTestdev *t, uint32_t reg, uint32_t val)
     qpci_io_writel(&t->dev, t->bar, reg, val);
 }
 
+void qmsix_testdev_expect_err(QMsixTestdev *t, uint32_t code, uint32_t info)
+{
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==, code);
+    g_assert_cmphex(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERRINFO), ==,
+                    info);
+    qmsix_testdev_writel(t, MSIX_TESTDEV_REG_ERR, 0);
+    g_assert_cmpuint(qmsix_testdev_readl(t, MSIX_TESTDEV_REG_ERR), ==,
+                     MSIX_TESTDEV_ERR_NONE);
+}
+
 void qmsix_testdev_msix_enable(QMsixTestdev *t)
 {
     uint32_t table = qpci_config_readl(&t->dev, t->msix_cap + PCI_MSIX_TABLE);

@@ -70,6 +70,12 @@ QMsixTestdev *qmsix_testdev_new(QPCIBus *bus, QGuestAllocator *alloc,
 uint32_t qmsix_testdev_readl(QMsixTestdev *t, uint32_t reg);
 void qmsix_testdev_writel(QMsixTestdev *t, uint32_t reg, uint32_t val);
 
+/*
+ * Assert that the last error latched is @code with ERRINFO @info, then
+ * clear ERR (a write) for the next check
+ */
+void qmsix_testdev_expect_err(QMsixTestdev *t, uint32_t code, uint32_t info);
+
 /* qpci_msix_enable(), keeping t->bar valid where the table shares it */
 void qmsix_testdev_msix_enable(QMsixTestdev *t);
 
