@@ -22,10 +22,21 @@
  *                                                      commands per queue
  *   /sys/kernel/debug/msix_testdev/<pci name>/queues
  *   /sys/kernel/debug/msix_testdev/<pci name>/vectors
+ *   /sys/kernel/debug/msix_testdev/<pci name>/storm    storm commands:
+ *                                                      start, stop, mask V,
+ *                                                      maskall
+ *   /sys/kernel/debug/msix_testdev/<pci name>/storm_counts
  *
  * Commands go one at a time on each queue (submit, wait for its
  * completion, next), so that every command costs exactly one message on
  * its vector and the counts can be checked against the device's.
+ *
+ * The storm (the device's STORM registers) raises every vector again as
+ * soon as the handler has taken the last message (STORM_TAKE), while other
+ * CPUs mask and unmask entries, toggle the function mask (the storm
+ * file's commands), move vector 0 and take CPUs offline (user space:
+ * guest/init).  Each vector's handler calls, acknowledgements and the
+ * device's own counts are then compared (storm_counts).
  *
  * Register map and command set: hw/misc/msix-testdev-regs.h, shared with
  * the device model; nothing in it is repeated here.
@@ -46,6 +57,7 @@
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/irq.h>
 #include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -62,6 +74,11 @@
 #define MSIX_TESTDEV_DRV_ADMIN_DEPTH	32
 #define MSIX_TESTDEV_DRV_IO_DEPTH	64
 
+/* How long "storm stop" waits for the last message of every vector */
+#define MSIX_TESTDEV_DRV_STORM_DRAIN_MS		5000
+/* How long a storm "mask" or "maskall" command holds the mask (us) */
+#define MSIX_TESTDEV_DRV_STORM_MASK_US		200
+
 /* CC.EN and CSTS.RDY take effect at once in QEMU; allow for slower ones. */
 #define MSIX_TESTDEV_DRV_READY_TIMEOUT_MS	1000
 
@@ -75,6 +92,7 @@ module_param(timeout_ms, uint, 0644);
 MODULE_PARM_DESC(timeout_ms, "How long to wait for one command (ms)");
 
 static struct dentry *msix_testdev_debugfs_root;
+static enum cpuhp_state tdev_cpuhp_state;	/* tdev_cpu_online/offline() */
 
 struct msix_testdev;
 
@@ -143,6 +161,17 @@ struct msix_testdev_vector {
 
 	atomic_long_t interrupts;	/* handler calls */
 	cpumask_var_t handler_cpus;	/* CPUs the handler ran on */
+
+	/* The storm; the handler's fields are written by the handler only. */
+	long storm_base;		/* interrupts when the storm started */
+	unsigned long storm_spurious;	/* handler calls that took nothing */
+	unsigned long storm_outside;	/* handled outside the affinity */
+	int storm_outside_cpu;		/* the first such CPU, -1: none */
+	cpumask_var_t storm_prev;	/* effective affinity, last call */
+	atomic_long_t storm_masks;	/* "mask" commands done */
+	atomic_long_t storm_skipped;	/* ...not done: irq shut down */
+	bool storm_paused;		/* STORM_PAUSE: its CPUs went offline */
+	unsigned long storm_pauses;
 };
 
 struct msix_testdev {
@@ -157,6 +186,13 @@ struct msix_testdev {
 
 	struct dentry *debugfs;
 	struct mutex run_lock;		/* one "run" at a time */
+
+	bool storming;			/* the handler takes (STORM_TAKE) */
+	struct mutex storm_lock;	/* start, stop, the counts, maskall,
+					 * pause and resume */
+	unsigned long storm_maskalls;	/* "maskall" commands done */
+	struct hlist_node cpuhp_node;	/* tdev_cpuhp_state's instance */
+	bool cpuhp_added;
 };
 
 /* ------------------------------------------------------------ registers */
@@ -329,6 +365,35 @@ static bool tdev_process_cq(struct msix_testdev_queue *q)
 	return found;
 }
 
+/*
+ * The handler during the storm: take the vector's message (STORM_TAKE),
+ * so the device raises it again, and see that the CPU is in the vector's
+ * effective affinity.  A call that takes nothing is a spurious one: Linux
+ * makes those, msi_set_affinity() says, when moving a vector races with
+ * an interrupt of the same vector number on the old CPU.  Linux moves a
+ * non-remapped MSI in the acknowledgement of the next interrupt on the
+ * old CPU (irq_move_irq()), so the handler of that one interrupt runs
+ * where the affinity was: last call's mask.  Whether it took a message.
+ */
+static bool tdev_storm_message(struct msix_testdev_vector *vec, int irq)
+{
+	struct msix_testdev *tdev = vec->tdev;
+	const struct cpumask *eff =
+		irq_data_get_effective_affinity_mask(irq_get_irq_data(irq));
+	unsigned int cpu = raw_smp_processor_id();
+	bool taken = readl(tdev->bar + MSIX_TESTDEV_STORM_TAKE(vec->index));
+
+	if (!taken)
+		vec->storm_spurious++;
+	if (!cpumask_test_cpu(cpu, eff) &&
+	    !cpumask_test_cpu(cpu, vec->storm_prev)) {
+		if (!vec->storm_outside++)
+			vec->storm_outside_cpu = cpu;
+	}
+	cpumask_copy(vec->storm_prev, eff);
+	return taken;
+}
+
 static irqreturn_t tdev_irq(int irq, void *data)
 {
 	struct msix_testdev_vector *vec = data;
@@ -337,6 +402,8 @@ static irqreturn_t tdev_irq(int irq, void *data)
 
 	atomic_long_inc(&vec->interrupts);
 	cpumask_set_cpu(raw_smp_processor_id(), vec->handler_cpus);
+	if (READ_ONCE(vec->tdev->storming))
+		found = tdev_storm_message(vec, irq);
 	for (i = 0; i < vec->nr_queues; i++)
 		found |= tdev_process_cq(vec->queues[i]);
 	/* INTx may be shared with other devices: say whether it was ours. */
@@ -521,6 +588,7 @@ static void tdev_free_vectors(struct msix_testdev *tdev)
 		if (vec->requested)
 			pci_free_irq(tdev->pdev, i, vec);
 		free_cpumask_var(vec->handler_cpus);
+		free_cpumask_var(vec->storm_prev);
 	}
 	kfree(tdev->vectors);
 	tdev->vectors = NULL;
@@ -665,6 +733,280 @@ static int vectors_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vectors);
 
+/* ---------------------------------------------------------------- storm */
+
+/* The device's count @reg (STORM_RAISED, STORM_ACKED) of @vector */
+static u64 tdev_storm_count(struct msix_testdev *tdev, unsigned int vector,
+			    u32 reg)
+{
+	lockdep_assert_held(&tdev->storm_lock);
+	tdev_writel(tdev, MSIX_TESTDEV_REG_STORM_SEL, vector);
+	return lo_hi_readq(tdev->bar + reg);
+}
+
+static int tdev_storm_start(struct msix_testdev *tdev)
+{
+	unsigned int i;
+
+	if (tdev->storming)
+		return -EBUSY;
+	for (i = 0; i < tdev->nr_vectors; i++) {
+		struct msix_testdev_vector *vec = &tdev->vectors[i];
+
+		/* disable_irq() then masks the entry at once, not lazily. */
+		irq_set_status_flags(vec->irq, IRQ_DISABLE_UNLAZY);
+		vec->storm_base = atomic_long_read(&vec->interrupts);
+		cpumask_copy(vec->storm_prev, irq_data_get_effective_affinity_mask(
+				     irq_get_irq_data(vec->irq)));
+	}
+	WRITE_ONCE(tdev->storming, true);
+	tdev_writel(tdev, MSIX_TESTDEV_REG_STORM, tdev->nr_vectors);
+	dev_info(&tdev->pdev->dev, "storm on %u vectors\n", tdev->nr_vectors);
+	return 0;
+}
+
+/*
+ * Stop raising, then wait for every vector's last message: once acked,
+ * nothing is in flight.  The handler keeps acknowledging (storming stays
+ * set) until the driver lets go of the device.
+ */
+static int tdev_storm_stop(struct msix_testdev *tdev)
+{
+	unsigned long end = jiffies +
+		msecs_to_jiffies(MSIX_TESTDEV_DRV_STORM_DRAIN_MS);
+	unsigned int i = 0;
+
+	if (!tdev->storming)
+		return -EINVAL;
+	tdev_writel(tdev, MSIX_TESTDEV_REG_STORM, 0);
+	while (i < tdev->nr_vectors) {
+		if (tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_RAISED) ==
+		    tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_ACKED)) {
+			i++;
+			continue;
+		}
+		if (time_after(jiffies, end)) {
+			/* The storm file shows which; the host checks it. */
+			dev_warn(&tdev->pdev->dev,
+				 "storm stopped with vector %u in flight\n", i);
+			return 0;
+		}
+		msleep(1);
+	}
+	dev_info(&tdev->pdev->dev, "storm stopped, every message taken\n");
+	return 0;
+}
+
+/*
+ * "mask V": mask vector V's entry and unmask it again (disable_irq(),
+ * enable_irq()), as a driver quiescing one queue does.  Not on a managed
+ * vector Linux shut down because its CPUs went offline: enabling one is a
+ * driver bug (__irq_startup_managed() warns).  Holding the CPU hotplug
+ * lock keeps it from shutting down meanwhile.
+ */
+static int tdev_storm_mask(struct msix_testdev *tdev, unsigned int vector)
+{
+	struct msix_testdev_vector *vec;
+
+	if (vector >= tdev->nr_vectors)
+		return -EINVAL;
+	vec = &tdev->vectors[vector];
+	cpus_read_lock();
+	if (irqd_is_managed_and_shutdown(irq_get_irq_data(vec->irq))) {
+		atomic_long_inc(&vec->storm_skipped);
+	} else {
+		disable_irq(vec->irq);
+		usleep_range(MSIX_TESTDEV_DRV_STORM_MASK_US,
+			     2 * MSIX_TESTDEV_DRV_STORM_MASK_US);
+		enable_irq(vec->irq);
+		atomic_long_inc(&vec->storm_masks);
+	}
+	cpus_read_unlock();
+	return 0;
+}
+
+/*
+ * "maskall": set the function mask (MSI-X Message Control bit 14) and
+ * clear it again; what the device held meanwhile is sent at the clear.
+ */
+static int tdev_storm_maskall(struct msix_testdev *tdev)
+{
+	struct pci_dev *pdev = tdev->pdev;
+	u16 ctrl;
+
+	if (!pdev->msix_enabled)
+		return -EINVAL;
+	mutex_lock(&tdev->storm_lock);
+	pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &ctrl);
+	pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
+			      ctrl | PCI_MSIX_FLAGS_MASKALL);
+	usleep_range(MSIX_TESTDEV_DRV_STORM_MASK_US,
+		     2 * MSIX_TESTDEV_DRV_STORM_MASK_US);
+	pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, ctrl);
+	tdev->storm_maskalls++;
+	mutex_unlock(&tdev->storm_lock);
+	return 0;
+}
+
+/*
+ * Whether @cpu is the last online CPU of managed vector @vec's affinity:
+ * going offline, it makes Linux shut the vector down
+ * (irq_migrate_all_off_this_cpu()).
+ */
+static bool tdev_last_cpu_of(struct msix_testdev_vector *vec,
+			     unsigned int cpu)
+{
+	struct irq_data *d = irq_get_irq_data(vec->irq);
+	const struct cpumask *aff = irq_data_get_affinity_mask(d);
+	unsigned int c;
+
+	if (!irqd_affinity_is_managed(d) || !cpumask_test_cpu(cpu, aff))
+		return false;
+	for_each_cpu_and(c, aff, cpu_online_mask)
+		if (c != cpu)
+			return false;
+	return true;
+}
+
+/*
+ * CPU @cpu is going offline (CPUHP_AP_ONLINE_DYN, on @cpu, before its
+ * interrupts move away): quiesce the storm on each managed vector it is
+ * the last CPU of, as blk-mq quiesces a queue (blk_mq_hctx_notify_offline()):
+ * stop raising it and wait until its message in flight was taken.
+ * Linux then shuts the vector down with nothing in flight; a message sent
+ * just before would sit in the dying CPU's IRR, which fixup_irqs() does
+ * not retrigger for a vector already shut down, and be lost.
+ */
+static int tdev_cpu_offline(unsigned int cpu, struct hlist_node *node)
+{
+	struct msix_testdev *tdev = hlist_entry_safe(node, struct msix_testdev,
+						     cpuhp_node);
+	unsigned long end = jiffies +
+		msecs_to_jiffies(MSIX_TESTDEV_DRV_STORM_DRAIN_MS);
+	unsigned int i;
+
+	if (!READ_ONCE(tdev->storming))
+		return 0;
+	mutex_lock(&tdev->storm_lock);
+	for (i = 0; i < tdev->nr_vectors; i++) {
+		struct msix_testdev_vector *vec = &tdev->vectors[i];
+
+		if (vec->storm_paused || !tdev_last_cpu_of(vec, cpu))
+			continue;
+		tdev_writel(tdev, MSIX_TESTDEV_REG_STORM_PAUSE, i);
+		vec->storm_paused = true;
+		vec->storm_pauses++;
+		while (tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_RAISED) !=
+		       tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_ACKED)) {
+			if (time_after(jiffies, end)) {
+				dev_warn(&tdev->pdev->dev,
+					 "CPU %u going offline with vector %u's message in flight\n",
+					 cpu, i);
+				break;
+			}
+			msleep(1);
+		}
+	}
+	mutex_unlock(&tdev->storm_lock);
+	return 0;
+}
+
+/* CPU @cpu is back: Linux restarted its managed vectors; storm them. */
+static int tdev_cpu_online(unsigned int cpu, struct hlist_node *node)
+{
+	struct msix_testdev *tdev = hlist_entry_safe(node, struct msix_testdev,
+						     cpuhp_node);
+	unsigned int i;
+
+	mutex_lock(&tdev->storm_lock);
+	for (i = 0; i < tdev->nr_vectors; i++) {
+		struct msix_testdev_vector *vec = &tdev->vectors[i];
+
+		if (vec->storm_paused &&
+		    cpumask_test_cpu(cpu, irq_data_get_affinity_mask(
+					     irq_get_irq_data(vec->irq)))) {
+			tdev_writel(tdev, MSIX_TESTDEV_REG_STORM_RESUME, i);
+			vec->storm_paused = false;
+		}
+	}
+	mutex_unlock(&tdev->storm_lock);
+	return 0;
+}
+
+/* Commands: "start", "stop", "mask V", "maskall" */
+static ssize_t storm_write(struct file *file, const char __user *ubuf,
+			   size_t len, loff_t *ppos)
+{
+	struct msix_testdev *tdev = file->private_data;
+	unsigned int vector;
+	char buf[32];
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	strim(buf);
+	if (!strcmp(buf, "start") || !strcmp(buf, "stop")) {
+		mutex_lock(&tdev->storm_lock);
+		ret = buf[2] == 'a' ? tdev_storm_start(tdev)
+				    : tdev_storm_stop(tdev);
+		mutex_unlock(&tdev->storm_lock);
+	} else if (!strcmp(buf, "maskall")) {
+		ret = tdev_storm_maskall(tdev);
+	} else if (sscanf(buf, "mask %u", &vector) == 1) {
+		ret = READ_ONCE(tdev->storming) ? tdev_storm_mask(tdev, vector)
+						: -EINVAL;
+	} else {
+		ret = -EINVAL;
+	}
+	return ret ? ret : len;
+}
+
+static const struct file_operations storm_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = storm_write,
+	.llseek = noop_llseek,
+};
+
+/*
+ * Per vector: the device's raises and acknowledgements (STORM_RAISED,
+ * STORM_ACKED), the handler's calls since "start", those that took no
+ * message (spurious), those on a CPU
+ * outside the effective affinity (and the first such CPU, -1: none), the
+ * "mask" commands done and skipped, the pauses for CPUs going offline.
+ * Then the "maskall" commands done.
+ */
+static int storm_counts_show(struct seq_file *m, void *unused)
+{
+	struct msix_testdev *tdev = m->private;
+	unsigned int i;
+
+	mutex_lock(&tdev->storm_lock);
+	seq_puts(m, "vector irq raised acked interrupts spurious outside outside_cpu masks skipped pauses\n");
+	for (i = 0; i < tdev->nr_vectors; i++) {
+		struct msix_testdev_vector *vec = &tdev->vectors[i];
+
+		seq_printf(m, "%u %d %llu %llu %ld %lu %lu %d %ld %ld %lu\n", i, vec->irq,
+			   tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_RAISED),
+			   tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_ACKED),
+			   tdev->storming ? atomic_long_read(&vec->interrupts) -
+					    vec->storm_base : 0,
+			   READ_ONCE(vec->storm_spurious),
+			   READ_ONCE(vec->storm_outside),
+			   READ_ONCE(vec->storm_outside_cpu),
+			   atomic_long_read(&vec->storm_masks),
+			   atomic_long_read(&vec->storm_skipped),
+			   vec->storm_pauses);
+	}
+	seq_printf(m, "maskall %lu\n", tdev->storm_maskalls);
+	mutex_unlock(&tdev->storm_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(storm_counts);
+
 static void tdev_debugfs_init(struct msix_testdev *tdev)
 {
 	tdev->debugfs = debugfs_create_dir(pci_name(tdev->pdev),
@@ -674,6 +1016,9 @@ static void tdev_debugfs_init(struct msix_testdev *tdev)
 			    &queues_fops);
 	debugfs_create_file("vectors", 0444, tdev->debugfs, tdev,
 			    &vectors_fops);
+	debugfs_create_file("storm", 0200, tdev->debugfs, tdev, &storm_fops);
+	debugfs_create_file("storm_counts", 0444, tdev->debugfs, tdev,
+			    &storm_counts_fops);
 }
 
 /* ------------------------------------------------------------ probe/remove */
@@ -737,7 +1082,9 @@ static int tdev_setup_io_queues(struct msix_testdev *tdev,
 		vec->tdev = tdev;
 		vec->index = i;
 		vec->irq = pci_irq_vector(pdev, i);
-		if (!zalloc_cpumask_var(&vec->handler_cpus, GFP_KERNEL))
+		vec->storm_outside_cpu = -1;
+		if (!zalloc_cpumask_var(&vec->handler_cpus, GFP_KERNEL) ||
+		    !zalloc_cpumask_var(&vec->storm_prev, GFP_KERNEL))
 			return -ENOMEM;
 	}
 
@@ -787,6 +1134,8 @@ static void tdev_teardown(struct msix_testdev *tdev)
 {
 	unsigned int i;
 
+	/* No storm message after this; the handler acks those in flight. */
+	tdev_writel(tdev, MSIX_TESTDEV_REG_STORM, 0);
 	/* Delete the I/O pairs while the admin vector still runs... */
 	for (i = tdev->nr_queues; i-- > 1;)
 		tdev_delete_io_queue(&tdev->queues[i]);
@@ -809,6 +1158,7 @@ static int tdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	tdev->pdev = pdev;
 	mutex_init(&tdev->run_lock);
+	mutex_init(&tdev->storm_lock);
 	pci_set_drvdata(pdev, tdev);
 
 	ret = pci_enable_device_mem(pdev);
@@ -873,6 +1223,8 @@ static int tdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto teardown;
 
 	tdev_debugfs_init(tdev);
+	tdev->cpuhp_added = !cpuhp_state_add_instance_nocalls(tdev_cpuhp_state,
+							       &tdev->cpuhp_node);
 	dev_info(&pdev->dev,
 		 "%u I/O queue pairs on %u %s vector(s); the device has %u queue pairs, %u MSI-X vectors\n",
 		 tdev->nr_queues - 1, tdev->nr_vectors,
@@ -902,6 +1254,9 @@ static void tdev_remove(struct pci_dev *pdev)
 {
 	struct msix_testdev *tdev = pci_get_drvdata(pdev);
 
+	if (tdev->cpuhp_added)
+		cpuhp_state_remove_instance_nocalls(tdev_cpuhp_state,
+						    &tdev->cpuhp_node);
 	/* Waits for a "run" in progress: debugfs drains its users. */
 	debugfs_remove_recursive(tdev->debugfs);
 	tdev_teardown(tdev);
@@ -928,10 +1283,17 @@ static int __init msix_testdev_init(void)
 {
 	int ret;
 
+	ret = cpuhp_setup_state_multi(CPUHP_AP_ONLINE_DYN, "msix_testdev:online",
+				      tdev_cpu_online, tdev_cpu_offline);
+	if (ret < 0)
+		return ret;
+	tdev_cpuhp_state = ret;
 	msix_testdev_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = pci_register_driver(&tdev_driver);
-	if (ret)
+	if (ret) {
 		debugfs_remove_recursive(msix_testdev_debugfs_root);
+		cpuhp_remove_multi_state(tdev_cpuhp_state);
+	}
 	return ret;
 }
 
@@ -939,6 +1301,7 @@ static void __exit msix_testdev_exit(void)
 {
 	pci_unregister_driver(&tdev_driver);
 	debugfs_remove_recursive(msix_testdev_debugfs_root);
+	cpuhp_remove_multi_state(tdev_cpuhp_state);
 }
 
 module_init(msix_testdev_init);
