@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import (affinity, checks, dom0, faults, irqchain, sequence, stall,
-               vectors, xen, xenmodel)
+               storm, vectors, xen, xenmodel)
 from .guest import GuestView, ReportError, parse_loaded
 from .host import HostView
 from .verdict import Check
@@ -34,6 +34,7 @@ class Analysis:
     model: list = field(default_factory=list)       # xenmodel.Aspect, --dom0
     chains: dict | None = None      # irqchain.Chain by irq; None: unreported
     vfio: object = None             # vfio.VfioRun, --vfio
+    storm: object = None            # storm.Storm, --storm
 
     @property
     def ok(self) -> bool:
@@ -54,8 +55,11 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
 
 def _analyze(run: dict, fault: str | None) -> Analysis:
     a = Analysis(run)
+    storm_fault = None
     if fault in faults.UNLOAD_FAULTS:
         a.unload_fault, fault = fault, None
+    elif fault in faults.STORM_FAULTS:
+        storm_fault, fault = fault, None
     outcome = run.get("outcome", {})
     a.checks.append(Check("guest", "guest ran to the end (@@irqlab done, "
                           "powered off)", outcome.get("status") == "done",
@@ -135,8 +139,25 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
                                     a.guest.online)
     a.checks += affinity.check(a.expectation, a.rows, a.guest.online)
 
-    _unload(a)
+    if run.get("storm"):
+        _storm(a, storm_fault)
+    else:
+        _unload(a)
     return a
+
+
+def _storm(a: Analysis, fault: str | None):
+    """--storm: the storm's accounting (storm.py) instead of the unbind,
+    which a storm run leaves out."""
+    try:
+        a.storm = storm.build(a.run)
+    except ReportError as e:
+        a.checks.append(Check("storm", "the storm's counts were reported",
+                              False, str(e)))
+        return
+    if fault:
+        a.hook = faults.apply_storm(fault, a.storm)
+    a.checks += storm.checks(a.storm)
 
 
 def _expectations(run: dict) -> list[Check]:

@@ -19,7 +19,7 @@ import sys
 from . import faults, report
 from .analysis import analyze
 from .machine import DEFAULT_KERNEL, KERNELS
-from .scenario import SCENARIOS
+from .scenario import LOG_MAX, SCENARIOS
 
 # Multi-threaded TCG (one host thread per vCPU) against thread=single (one
 # thread running the vCPUs in turn), boot to poweroff at -smp 8 on the
@@ -33,6 +33,9 @@ from .scenario import SCENARIOS
 # competing for the two cores thread=single did better (medians 12.5 s
 # against 15.1 s with vmlinuz).
 DEFAULT_ACCEL = "tcg"
+# --storm's length: long enough for the hotplug worker to take each of 8
+# CPUs offline and back at least once under TCG on 2 host cores.
+STORM_SECONDS = 8.0
 DEFAULT_ACCEL_FIGURES = "multi-threaded; as fast as thread=single at " \
     "-smp 8 on 2 host cores, 7.0 s against 6.9 s"
 
@@ -92,6 +95,8 @@ def main(argv=None, build: str | None = None) -> int:
                        help="those of a --dom0 run")
     which.add_argument("--vfio", action="store_true",
                        help="those of a --vfio run")
+    which.add_argument("--storm", action="store_true",
+                       help="those of a --storm run")
 
     args = p.parse_args(argv)
     if getattr(args, "plot", None):
@@ -102,6 +107,9 @@ def main(argv=None, build: str | None = None) -> int:
             print(f"irqlab: error: {e}", file=sys.stderr)
             return 2
     if args.command == "faults":
+        if args.storm:
+            print("\n".join(sorted(faults.STORM_FAULTS)))
+            return 0
         print("\n".join(sorted({**(faults.XEN_FAULTS if args.xen else
                                    faults.DOM0_FAULTS if args.dom0 else
                                    faults.VFIO_FAULTS if args.vfio else
@@ -196,13 +204,33 @@ def _scenario_options(p, build):
     p.add_argument("--commands", type=int, default=8, metavar="K",
                    help="commands (I/Os) per queue, per CPU for block "
                    "devices (8)")
+    p.add_argument("--storm", type=float, nargs="?", const=STORM_SECONDS,
+                   metavar="S",
+                   help="after the workload, an interrupt storm of S "
+                   f"seconds ({STORM_SECONDS:g}) on every vector while the "
+                   "guest masks, moves and hot-unplugs under it; then "
+                   "every message accounted for (msix-testdev; "
+                   "docs/guest.rst, Interrupt storm)")
+    p.add_argument("--migrate", type=int, default=0, metavar="N",
+                   help="with --storm: migrate the machine to a new QEMU N "
+                   "times in the middle of the storm (0)")
+    p.add_argument("--msi-log-size", type=int, metavar="N",
+                   help="the device's MSI event log (x-msi-log-size; by "
+                   "default what the workload needs); 0 keeps counters "
+                   "only, as `make bench` runs the storm to show what the "
+                   "log costs (the checks that read the log then fail)")
+    p.add_argument("--storm-drop", type=int, default=0, metavar="K",
+                   help="TEST HOOK: the device loses storm message K "
+                   "(msix-testdev's x-storm-drop), to prove the storm's "
+                   "accounting can fail")
     p.add_argument("--qemu", default=os.path.join(
         build, "qemu", "qemu-system-x86_64"), help="the QEMU binary")
 
 
 def _common(p):
     every = {**faults.FAULTS, **faults.XEN_FAULTS, **faults.DOM0_FAULTS,
-             **faults.VFIO_FAULTS, **faults.UNLOAD_FAULTS}
+             **faults.VFIO_FAULTS, **faults.STORM_FAULTS,
+             **faults.UNLOAD_FAULTS}
     p.add_argument("--inject-fault", choices=sorted(every), metavar="KIND",
                    help="TEST HOOK: break one parsed value before the "
                    "checks, to prove they can fail: " + "; ".join(
@@ -240,7 +268,9 @@ def config(args, build):
                  append=" ".join(args.append), expect=args.expect,
                  vfio=vfio_vectors(args.smp) if vfio else None,
                  intremap=args.iommu_intremap == "on",
-                 series=getattr(args, "kernel", DEFAULT_KERNEL))
+                 series=getattr(args, "kernel", DEFAULT_KERNEL),
+                 storm=args.storm, cuts=args.migrate,
+                 storm_drop=args.storm_drop, msi_log_size=args.msi_log_size)
     if cfg.series != DEFAULT_KERNEL and not _guest_ready(cfg) and \
             not build_guest(cfg):
         return None
@@ -267,6 +297,26 @@ def config(args, build):
     if args.iommu_intremap != "on" and not vfio:
         print("irqlab: error: --iommu-intremap goes with --vfio",
               file=sys.stderr)
+        return None
+    if args.storm is not None and (
+            args.scenario != "msix-testdev" or vfio or args.dom0 or
+            args.expect or args.storm <= 0):
+        print("irqlab: error: --storm S (S > 0) drives msix-testdev's "
+              "storm through its driver: no other --scenario, --vfio, "
+              "--dom0 or --expect", file=sys.stderr)
+        return None
+    if (args.migrate or args.storm_drop) and args.storm is None:
+        print("irqlab: error: --migrate and --storm-drop go with --storm",
+              file=sys.stderr)
+        return None
+    if args.msi_log_size is not None and not \
+            0 <= args.msi_log_size <= LOG_MAX:
+        print(f"irqlab: error: --msi-log-size must be 0 to {LOG_MAX}",
+              file=sys.stderr)
+        return None
+    if args.migrate < 0 or args.storm_drop < 0:
+        print("irqlab: error: --migrate and --storm-drop take a count, "
+              "not a negative number", file=sys.stderr)
         return None
     if args.queues is not None and args.queues < 1:
         print("irqlab: error: --queues must be at least 1", file=sys.stderr)

@@ -397,7 +397,7 @@ class Session:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(self.sync_path)
                 self._status = machine.converse(
-                    self.cfg, vm, sock, self.record, t0,
+                    self.cfg, machine.Link(vm, sock), self.record, t0,
                     lambda m: _log(m), xen_console=self.xen_console)
         except Exception as e:      # noqa: BLE001  (QEMU went away)
             if self._status[0] == "exited":

@@ -43,7 +43,14 @@ VFIO_FAULTS = {
     "vfio-eventfd": "the eventfd signals irqlab-vfio read on vector 1 of "
                     "the first enable, plus one",
 }
-# For every kind of run: the report after the unbind
+# The same, for a --storm run (storm.py)
+STORM_FAULTS = {
+    "storm-lost": "a message of vector 1 the MSI core sent but the "
+                  "handler never took (its handler calls, minus one)",
+    "storm-outside": "a handler call of vector 1 on a CPU outside its "
+                     "effective affinity",
+}
+# For every kind of run but --storm: the report after the unbind
 UNLOAD_FAULTS = {
     "unload-handler": "vector 1's irq still handled after the unbind (its "
                       "line from before, handler and all)",
@@ -179,3 +186,17 @@ def apply_unload(kind: str, guest, run: dict) -> str:
     text = unloaded.get("/proc/interrupts") or ""
     unloaded["/proc/interrupts"] = text.rstrip("\n") + "\n" + line + "\n"
     return f"TEST HOOK: {UNLOAD_FAULTS[kind]}"
+
+
+def apply_storm(kind: str, storm) -> str:
+    """Doctor vector 1 of a --storm run's counts (storm.Storm)."""
+    v = next((v for v in storm.vectors if v.index == VICTIM), None)
+    if kind not in STORM_FAULTS:
+        raise ValueError(f"fault {kind} does not apply to a --storm run")
+    if v is None:
+        raise ValueError(f"fault {kind}: no vector {VICTIM} to break")
+    if kind == "storm-lost":
+        v.interrupts -= 1
+    else:
+        v.outside, v.outside_cpu = v.outside + 1, 0
+    return f"TEST HOOK: {STORM_FAULTS[kind]}"

@@ -90,6 +90,12 @@ class Config:
     # which of bookworm's kernels (scripts/irqlab-guest --kernel): 6.1 in
     # build/guest, another in build/guest/<series>
     series: str = DEFAULT_KERNEL
+    # the interrupt storm after "loaded" (storm.py): its seconds, the
+    # migrations in it, and the device's x-storm-drop fault (0: none)
+    storm: float | None = None
+    cuts: int = 0
+    storm_drop: int = 0
+    msi_log_size: int | None = None     # None: log_size() of the run
 
     @property
     def guest_dir(self) -> str:
@@ -172,6 +178,8 @@ def kernel_cmdline(cfg: Config) -> str:
             # vfio_iommu_type1.c: no group attach without remapping unless
             # the admin accepts it (guest/init hands it to insmod).
             args.append("vfio_iommu_type1.allow_unsafe_interrupts=1")
+    if cfg.storm:
+        args += [f"irqlab.storm={cfg.storm:g}", f"irqlab.cuts={cfg.cuts}"]
     if cfg.xen:
         # Keep the disks and NICs QEMU's xen-platform would unplug for
         # blkfront/netfront (virtio-blk among them).
@@ -197,7 +205,8 @@ def qemu_args(cfg: Config, tmp: str, console: str, sync: str,
             "-smp", str(cfg.smp), "-accel", cfg.accel_arg()] + boot + [
             # ttyS0: the console, to a file (under --dom0 Xen's, its input
             # from @keys: xenkeys.py); ttyS1: the report/sync channel.
-            "-chardev", f"file,id=con,path={console}"
+            # append: a migration's destination writes on after the source
+            "-chardev", f"file,id=con,path={console},append=on"
             + (f",input-path={keys}" if keys else ""),
             "-serial", "chardev:con",
             "-chardev", f"socket,id=sync,path={sync},server=on,wait=off",
@@ -213,10 +222,11 @@ def qemu_args(cfg: Config, tmp: str, console: str, sync: str,
         # vfio-pci does not probe (CONFIG_VFIO_NOIOMMU is off).
         args += ["-device", "intel-iommu,intremap="
                  + ("on" if cfg.iommu else "off")]
+    log = cfg.msi_log_size if cfg.msi_log_size is not None else \
+        log_size(cfg.commands, cfg.smp, min(cfg.io_queues(), cfg.smp))
     args += SCENARIOS[cfg.scenario].device_args(
-        cfg.queues, tmp, log_size(cfg.commands, cfg.smp,
-                                  min(cfg.io_queues(), cfg.smp))
-        if cfg.irqlab else None)
+        cfg.queues, tmp, log if cfg.irqlab else None,
+        f"x-storm-drop={cfg.storm_drop}" if cfg.storm_drop else "")
     return args
 
 
@@ -235,8 +245,15 @@ def run(cfg: Config, log=print) -> dict:
         args = qemu_args(cfg, tmp, console, sync_path,
                          xen_console.fifo if xen_console else None)
         record["qemu-args"] = [cfg.qemu] + args
-        vm = QEMUMachine(cfg.qemu, args=args, base_temp_dir=tmp,
-                         name="irqlab")
+        machines = []
+
+        def make_vm(extra=()):
+            machines.append(QEMUMachine(
+                cfg.qemu, args=args + list(extra), base_temp_dir=tmp,
+                name=f"irqlab-{len(machines)}" if machines else "irqlab"))
+            return machines[-1]
+
+        vm = make_vm()
         if cfg.verbose:
             log("irqlab: " + " ".join([cfg.qemu] + args))
         with vm:
@@ -246,12 +263,21 @@ def run(cfg: Config, log=print) -> dict:
                 raise LaunchError(getattr(e, "output", None) or str(e)) \
                     from e
             record["qemu-version"] = qemu_version(vm.cmd("query-version"))
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.connect(sync_path)
+            link = Link(vm, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+            try:
+                link.sock.connect(sync_path)
                 t0 = time.monotonic()
                 vm.cmd("cont")
-                status, detail = converse(cfg, vm, sock, record, t0, log,
-                                          console, xen_console)
+                status, detail = converse(
+                    cfg, link, record, t0, log, console, xen_console,
+                    cutter=lambda v, phase: _cut(cfg, v, make_vm, tmp,
+                                                 sync_path, phase, record))
+            finally:
+                link.sock.close()
+                for m in machines[1:]:
+                    if m is not link.vm:
+                        m.shutdown()
+            vm = link.vm
             if status in ("timeout", "stalled"):
                 record["stuck"] = stuck_state(vm, cfg)
             if status in ("timeout", "stalled", "harness"):
@@ -273,9 +299,24 @@ def run(cfg: Config, log=print) -> dict:
                 detail += f" (exit status {vm.exitcode()})"
         if xen_console:
             xen_console.close()
-        record["qemu-log"] = vm.get_log() or ""
+        record["qemu-log"] = "".join(m.get_log() or "" for m in machines)
         finish_record(record, status, detail, console)
     return record
+
+
+def _cut(cfg: Config, vm, make_vm, tmp: str, sync_path: str, phase: str,
+         record: dict):
+    """At sync @phase of a --migrate run: @vm to a new QEMU
+    (migrate.cut()), what the source counted as record["qmp"][@phase].
+    The new (vm, sock), the destination running."""
+    from . import migrate
+    new, sock, rec = migrate.cut(
+        vm, make_vm, sync_path, os.path.join(tmp, f"{phase}.migration"),
+        phase, final=lambda v: query(v, cfg, phase, record))
+    record["qmp"][phase] = rec.pop("source")
+    record.setdefault("migrations", []).append(rec)
+    new.cmd("cont")
+    return new, sock
 
 
 # ------------------------------------------------------- the run's record
@@ -296,6 +337,8 @@ def new_record(cfg: Config, **more) -> dict:
             "cmdline": kernel_cmdline(cfg), "irqlab-qemu": cfg.irqlab,
             "xen": cfg.xen, "dom0": cfg.dom0, "expect": cfg.expect or [],
             "vfio": list(cfg.vfio) if cfg.vfio else None,
+            "storm": cfg.storm, "cuts": cfg.cuts,
+            "storm-drop": cfg.storm_drop,
             "linux-vectors": linux_vector_names(cfg),
             "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {},
             **more}
@@ -386,12 +429,22 @@ class Progress:
         return time.monotonic() - self.at
 
 
-def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
-             xen_console=None) -> tuple[str, str]:
+@dataclass
+class Link:
+    """The QEMU a run talks to (QMP) and the guest's channel (ttyS1) in
+    it; a migration (--migrate) replaces both."""
+    vm: object
+    sock: socket.socket
+
+
+def converse(cfg, link: Link, record, t0, log, console: str | None = None,
+             xen_console=None, cutter=None) -> tuple[str, str]:
     """Read ttyS1 until `done`, QEMU's exit or the deadline, and, given
     the @console file to watch, a stalled vCPU (not under gdb, which
     stops the vCPUs itself).  Under --dom0, @xen_console reads Xen's debug
-    keys at the "loaded" sync."""
+    keys at the "loaded" sync.  At a sync "storm-cut-K", @cutter(vm,
+    phase) moves the machine to a new QEMU and returns its (vm, sock),
+    which then replace @link's."""
     chan = GuestChannel()
     progress = Progress(console) if console else None
     suspect = None          # the lost EOIs of the previous look
@@ -403,9 +456,9 @@ def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
             if left <= 0:
                 return ("timeout",
                         f"no @@irqlab done within {cfg.timeout:.0f} s")
-            ready = select.select([sock], [], [], min(left, 1.0))[0]
+            ready = select.select([link.sock], [], [], min(left, 1.0))[0]
             if progress and progress.poll(bool(ready)) >= STALL_S:
-                lost = lost_eois(vm)
+                lost = lost_eois(link.vm)
                 if lost and lost == suspect:
                     cpu, vector = lost[0]
                     return ("stalled",
@@ -417,7 +470,7 @@ def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
                 suspect = None
             if not ready:
                 continue
-            data = sock.recv(1 << 16)
+            data = link.sock.recv(1 << 16)
             if not data:
                 return status, detail
             for ev in chan.feed(data):
@@ -428,7 +481,13 @@ def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
                     record["times"][f"sync-{ev.arg}-s"] = now
                     t = time.monotonic()
                     try:
-                        record["qmp"][ev.arg] = query(vm, cfg, ev.arg, record)
+                        if cutter and ev.arg.startswith("storm-cut-"):
+                            old = link.sock
+                            link.vm, link.sock = cutter(link.vm, ev.arg)
+                            old.close()
+                        else:
+                            record["qmp"][ev.arg] = query(link.vm, cfg,
+                                                          ev.arg, record)
                         if xen_console and ev.arg == "loaded":
                             record["xen-keys"] = xen_keys(xen_console)
                     except Exception as e:  # noqa: BLE001  (QMP, monitor)
@@ -438,7 +497,7 @@ def converse(cfg, vm, sock, record, t0, log, console: str | None = None,
                     if cfg.verbose:
                         log(f"irqlab: {now:6.2f} s sync {ev.arg}: queried "
                             "QMP, go")
-                    sock.sendall(b"go\n")
+                    link.sock.sendall(b"go\n")
                 elif ev.kind == "error":
                     status, detail = "error", f"guest: {ev.arg}"
                     log(f"irqlab: guest error: {ev.arg}")
@@ -482,8 +541,10 @@ def query(vm, cfg: Config, phase: str, record: dict) -> dict:
     """At a sync point: the device's table and log, LAPICs, the IRTEs."""
     if not cfg.irqlab:
         return {}
-    out = {"x-query-msix": vm.cmd("x-query-msix", device=DUT),
-           "x-query-msix-log": vm.cmd("x-query-msix-log", device=DUT)}
+    out = {"x-query-msix": vm.cmd("x-query-msix", device=DUT)}
+    # The storm's log is its messages by the million: the counts will do.
+    if not phase.startswith("storm"):
+        out["x-query-msix-log"] = vm.cmd("x-query-msix-log", device=DUT)
     if cfg.xen:
         out["x-query-xen-irqs"] = vm.cmd("x-query-xen-irqs")
         out["xen-event-list"] = vm.cmd("xen-event-list")

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The printed report, and the JSON document that holds all of it."""
 
-from . import cpulist, dom0, irqchain, vfio, xen
+from . import cpulist, dom0, irqchain, storm, vfio, xen
 from .analysis import Analysis
 from .machine import TAIL
 
@@ -52,6 +52,8 @@ def text(a: Analysis, verbose: bool = False) -> str:
         _chains(w, a)
     if a.vfio is not None:
         vfio.render(w, a, _rows, _chains)
+    if a.storm is not None:
+        storm.render(w, a.storm)
     if a.dom0_rows:
         w("")
         w("Vectors in dom0 (dom0: /proc; host: x-query-msix, its log; every "

@@ -34,11 +34,13 @@ class Scenario:
         return "virtio-blk-pci" if self.name == "virtio-blk" else self.name
 
     def device_args(self, queues: int | None, tmpdir: str,
-                    log: int | None = LOG_MIN) -> list[str]:
+                    log: int | None = LOG_MIN, props: str = "") -> list[str]:
         """@log: the device's event log size; None for a QEMU without
-        irqlab's patches, which has no event log."""
+        irqlab's patches, which has no event log.  @props: more device
+        properties, "name=value,..."."""
         common = f"id={DUT},addr={ADDR}" + \
-            (f",x-msi-log-size={log}" if log is not None else "")
+            (f",x-msi-log-size={log}" if log is not None else "") + \
+            (f",{props}" if props else "")
         args = []
         if self.block:
             disk = os.path.join(tmpdir, "disk.raw")
