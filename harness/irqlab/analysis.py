@@ -35,6 +35,8 @@ class Analysis:
     chains: dict | None = None      # irqchain.Chain by irq; None: unreported
     vfio: object = None             # vfio.VfioRun, --vfio
     storm: object = None            # storm.Storm, --storm
+    # (check, why) for each check the kernel cannot answer (kconfig.py)
+    skipped: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,7 +52,26 @@ def analyze(run: dict, fault: str | None = None) -> Analysis:
     a = _analyze(copy.deepcopy(run), fault)  # faults doctor the copy
     if fault and not a.hook:
         raise ValueError(f"fault {fault}: this run has nothing it breaks")
+    _skip(a)
     return a
+
+
+def _skip(a: Analysis):
+    """
+    Out of the checks, into a.skipped: those that read what the guest
+    kernel lacks, as the run's record says (its "kernel-config": "unmet",
+    NEEDS key -> why; kconfig.unmet()).  They are neither passed nor
+    failed.
+    """
+    unmet = (a.run.get("kernel-config") or {}).get("unmet") or {}
+    keep = []
+    for c in a.checks:
+        why = [unmet[k] for k in c.needs if k in unmet]
+        if why:
+            a.skipped.append((c, "; ".join(why)))
+        else:
+            keep.append(c)
+    a.checks = keep
 
 
 def _analyze(run: dict, fault: str | None) -> Analysis:
@@ -90,7 +111,7 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
     a.checks.append(Check("guest", "tracefs kept every irq_vectors event",
                           not a.guest.trace_lost,
                           "entries-in-buffer/entries-written "
-                          f"{a.guest.trace_lost}"))
+                          f"{a.guest.trace_lost}", needs=("irq_vectors",)))
     a.host = HostView.from_qmp(qmp["x-query-msix"], qmp["x-query-msix-log"])
     irtes = {int(k): v for k, v in (run.get("irte") or {}).items()}
     if run.get("xen"):
@@ -105,7 +126,7 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
         a.chains = irqchain.parse(loaded.get(irqchain.PATH))
     except ReportError as e:
         a.checks.append(Check("guest", "the irq_domain chains parse", False,
-                              str(e)))
+                              str(e), needs=("irqchain",)))
     if fault:
         a.hook = faults.apply(fault, a.guest, a.host, irtes, a.chains)
 

@@ -47,7 +47,8 @@ def vector_checks(rows: list, g: GuestView, iommu: bool,
         checks.append(Check(
             grp, "host vector = guest vector (tracefs vector_config)",
             r.host_vector is not None and r.host_vector == r.trace_vector,
-            f"host {_hex(r.host_vector)}, guest {_hex(r.trace_vector)}"))
+            f"host {_hex(r.host_vector)}, guest {_hex(r.trace_vector)}",
+            needs=("irq_vectors",)))
         checks.append(Check(
             grp, "tracefs vector_config: the effective CPU, the host's "
             "destination",
@@ -55,7 +56,7 @@ def vector_checks(rows: list, g: GuestView, iommu: bool,
             and r.trace_apicdest == r.host_dest,
             f"vector_config cpu={r.trace_cpu} apicdest="
             f"{_hex(r.trace_apicdest)}; effective {eff}, host dest "
-            f"{_hex(r.host_dest)}"))
+            f"{_hex(r.host_dest)}", needs=("irq_vectors",)))
         checks.append(Check(
             grp, "host messages sent = guest interrupts counted",
             r.sent is not None and r.sent == r.count,

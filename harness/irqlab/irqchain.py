@@ -193,6 +193,8 @@ def checks(rows: list, chains: dict | None, host,
             f"{_cpus(vl.effective)}; host dest {_hex(r.host_dest)}"
             + (" (IRTE)" if remappable else "")
             + f" -> CPU {_cpus(host_cpus)}"))
+    for c in out:
+        c.needs = ("irqchain",)     # each reads what our module reported
     return out
 
 

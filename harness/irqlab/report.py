@@ -28,6 +28,8 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w(f"guest: {o.get('status', '?')}"
       + (f" ({o['detail']})" if o.get("detail") else "")
       + _figures(run))
+    if run.get("kernel-config"):
+        _kernel_config(w, a)
 
     if a.steps:
         w("")
@@ -97,6 +99,7 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w("")
     w("Checks")
     _checks(w, a.checks, verbose)
+    _skipped(w, a.skipped)
     if a.stalled:
         w("")
         w("What stopped")
@@ -116,6 +119,7 @@ def text(a: Analysis, verbose: bool = False) -> str:
     w("")
     w(f"irqlab: {'PASS' if a.ok else 'FAIL'}: {len(a.checks) - nfail} "
       f"passed, {nfail} failed"
+      + (f", {len(a.skipped)} skipped" if a.skipped else "")
       + (f"; boot to poweroff {t['boot-to-poweroff-s']:.1f} s"
          if "boot-to-poweroff-s" in t else ""))
     return "\n".join(out)
@@ -305,6 +309,31 @@ def _checks(w, checks, verbose: bool):
                 w(f"  FAIL  {c.group}: {item}  ({c.detail})")
 
 
+def _kernel_config(w, a: Analysis):
+    """--kernel PATH: where its configuration came from, and each need
+    it does not meet with the checks that need it (kconfig.py)."""
+    kc = a.run["kernel-config"]
+    w(f"kernel configuration: {kc.get('source', '?')}")
+    for key, why in sorted((kc.get("unmet") or {}).items()):
+        names = sorted({c.name for c, _ in a.skipped if key in c.needs})
+        w(f"  missing {why}; skipped: " + ("; ".join(names) if names else
+                                            "no check of this run"))
+
+
+def _skipped(w, skipped: list):
+    """The checks the kernel cannot answer, per-vector ones folded as
+    passing ones are, each with why."""
+    seen: dict[tuple, list] = {}
+    for c, why in skipped:
+        grp = "vector" if c.group.startswith("vector ") else c.group
+        seen.setdefault((grp, c.name, why), []).append(c)
+    for (grp, name, why), cs in seen.items():
+        if grp == "vector":
+            grp = "vectors " + cpulist.format(
+                [int(c.group.split()[1]) for c in cs])
+        w(f"  SKIP  {grp}: {name}  (needs {why})")
+
+
 def as_json(a: Analysis) -> dict:
     return {"run": a.run,
             "test-hook": a.hook or None,
@@ -323,7 +352,9 @@ def as_json(a: Analysis) -> dict:
                 "table": None if a.expectation.table is None else [
                     {"affinity": cpulist.format(aff), "managed": m}
                     for aff, m in a.expectation.table]},
-            "checks": [c.as_json() for c in a.checks]}
+            "checks": [c.as_json() for c in a.checks] + [
+                {**c.as_json(), "verdict": "SKIP", "why": why}
+                for c, why in a.skipped]}
 
 
 def _hex(v) -> str:

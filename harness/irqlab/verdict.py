@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""One check's verdict: PASS or FAIL, with what was compared."""
+"""
+One check's verdict: PASS or FAIL, with what was compared, and what of the
+guest kernel it reads (kconfig.NEEDS keys): a kernel without it gets the
+check SKIPPED (analysis.py), never passed.
+"""
 
 from dataclasses import dataclass
 
@@ -10,6 +14,7 @@ class Check:
     name: str           # what is compared, in a few words
     ok: bool
     detail: str = ""    # the values compared
+    needs: tuple = ()   # kconfig.NEEDS keys, or "irqchain" (our module)
 
     @property
     def verdict(self) -> str:

@@ -222,7 +222,7 @@ def _enable(run, lines, step, phase, lapics, a, fault) -> Enable | None:
         e.chains = irqchain.parse(loaded.get(irqchain.PATH))
     except ReportError as err:
         a.checks.append(Check(f"enable {step}", "the irq_domain chains "
-                              "parse", False, str(err)))
+                              "parse", False, str(err), needs=("irqchain",)))
     return e
 
 
@@ -274,7 +274,8 @@ def _enable_checks(e: Enable, run) -> list[Check]:
                         r.managed is False and r.affinity ==
                         e.guest.online,
                         f"managed {r.managed}, smp_affinity "
-                        f"{cpulist.format(r.affinity)}"))
+                        f"{cpulist.format(r.affinity)}",
+                        needs=("irq_vectors",)))
         line = e.guest.interrupts.get(r.irq)
         hw = line.hwirq if line else None
         if device_domain(e.chains) is None:
@@ -283,13 +284,14 @@ def _enable_checks(e: Enable, run) -> list[Check]:
                             "per-device MSI domain)",
                             hw == r.entry | DUT_DEVID << HWIRQ_DEV_SHIFT,
                             f"hwirq {hw}, want {r.entry} | {DUT_DEVID:#x} "
-                            f"<< {HWIRQ_DEV_SHIFT}"))
+                            f"<< {HWIRQ_DEV_SHIFT}", needs=("irqchain",)))
         else:
             vc.append(Check(grp, "hwirq of the device's own MSI domain, "
                             "the entry (pci_device_domain_set_desc())",
                             hw == r.entry,
                             f"hwirq {hw} (/proc/interrupts), want "
-                            f"{r.entry}; {device_domain(e.chains)}"))
+                            f"{r.entry}; {device_domain(e.chains)}",
+                            needs=("irqchain",)))
     vc += irqchain.checks(e.rows, e.chains, e.host, e.guest.apicid)
     out += _prefixed(vc, e.step)
     return out
