@@ -159,11 +159,22 @@ def _scenario_options(p, build):
     """What boots: the options `run` and `debug` share."""
     p.add_argument("--scenario", choices=sorted(SCENARIOS),
                    default="msix-testdev")
-    p.add_argument("--kernel", choices=KERNELS, default=DEFAULT_KERNEL,
-                   help="which of Debian bookworm's kernels boots: "
+    p.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="6.1|6.12|PATH",
+                   help="which kernel boots: one of Debian bookworm's, "
                    f"{DEFAULT_KERNEL} (linux-image-amd64's, build/guest) or "
                    "6.12 (linux-image-6.12-amd64's, build/guest/6.12; "
-                   "built on demand)")
+                   "built on demand), or the PATH of your own bzImage or "
+                   "vmlinux (docs/guest.rst, 'Bring your own kernel and "
+                   "module'; irqlab run and soak)")
+    p.add_argument("--modules", metavar="DIR",
+                   help="with --kernel PATH: its modules, a `make "
+                   "modules_install` tree (DIR/lib/modules/<release> or "
+                   "that folder) or any folder of .ko files")
+    p.add_argument("--module", action="append", default=[],
+                   metavar="FILE.ko",
+                   help="with --kernel PATH: a module of your own, loaded "
+                   "in place of ours of its name (msix_testdev.ko, "
+                   "irqlab-irqchain.ko; repeatable)")
     p.add_argument("--smp", type=int, default=8, help="guest CPUs (8)")
     p.add_argument("--queues", type=int,
                    help="I/O queues the device offers (msix-testdev "
@@ -252,11 +263,23 @@ def _plot_file(path: str) -> str:
     return path
 
 
-def config(args, build):
+def config(args, build, own_kernel: bool = True):
     """The run's Config from the options (`irqlab run`'s and `irqlab
-    debug`'s), or None (said why)."""
+    debug`'s), or None (said why).  @own_kernel: whether --kernel PATH
+    may be given (not to `irqlab debug`, which reads Debian's kernels'
+    symbols and headers)."""
     from .machine import Config
     vfio = getattr(args, "vfio", False)
+    kernel = getattr(args, "kernel", DEFAULT_KERNEL)
+    own = kernel not in KERNELS
+    if own and not own_kernel:
+        print(f"irqlab: error: --kernel {kernel}: irqlab debug boots "
+              f"{' or '.join(KERNELS)} only", file=sys.stderr)
+        return None
+    if not own and (args.modules or args.module):
+        print("irqlab: error: --modules and --module go with --kernel PATH",
+              file=sys.stderr)
+        return None
     cfg = Config(build=build, qemu=args.qemu, scenario=args.scenario,
                  smp=args.smp, queues=args.queues,
                  iommu=args.iommu or (vfio and args.iommu_intremap == "on"),
@@ -268,15 +291,19 @@ def config(args, build):
                  append=" ".join(args.append), expect=args.expect,
                  vfio=vfio_vectors(args.smp) if vfio else None,
                  intremap=args.iommu_intremap == "on",
-                 series=getattr(args, "kernel", DEFAULT_KERNEL),
+                 series=DEFAULT_KERNEL if own else kernel,
                  storm=args.storm, cuts=args.migrate,
                  storm_drop=args.storm_drop, msi_log_size=args.msi_log_size)
-    if cfg.series != DEFAULT_KERNEL and not _guest_ready(cfg) and \
+    if own:
+        if not _own_kernel(cfg, args, vfio):
+            return None
+    elif cfg.series != DEFAULT_KERNEL and not _guest_ready(cfg) and \
             not build_guest(cfg):
         return None
-    missing = [x for x in (cfg.qemu,
-                           os.path.join(cfg.guest_dir, "kernel-version"),
-                           os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
+    guest = () if own else (
+        os.path.join(cfg.guest_dir, "kernel-version"),
+        os.path.join(cfg.guest_dir, "initramfs.cpio.gz"))
+    missing = [x for x in (cfg.qemu,) + guest
                + ((os.path.join(cfg.guest_dir, "xen-version"),)
                   if cfg.dom0 else ())
                if not os.path.exists(x)]
@@ -324,6 +351,29 @@ def config(args, build):
     return cfg
 
 
+def _own_kernel(cfg, args, vfio: bool) -> bool:
+    """--kernel PATH: its configuration checked, its modules chosen, its
+    initramfs made (ownkernel.py) into @cfg; False (said why) when it
+    cannot run."""
+    from .machine import guest_dir
+    from .ownkernel import OwnKernelError, prepare
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    try:
+        cfg.own = prepare(
+            cfg.build, top, args.kernel, args.modules, args.module,
+            cfg.scenario, cfg.iommu, bool(cfg.xen), cfg.dom0, vfio,
+            {s: guest_dir(cfg.build, s) for s in KERNELS},
+            log=lambda m: print(m, file=sys.stderr))
+    except OwnKernelError as e:
+        print(f"irqlab: error: {e}", file=sys.stderr)
+        return False
+    # The Debian guest of the same release, if any, lends its headers
+    # (Linux's vector names) and Xen.
+    cfg.series = cfg.own.series or DEFAULT_KERNEL
+    return True
+
+
 def _guest_ready(cfg) -> bool:
     return all(os.path.exists(os.path.join(cfg.guest_dir, x))
                for x in ("kernel-version", "initramfs.cpio.gz"))
@@ -369,7 +419,21 @@ def _run(args, build) -> dict | None:
         return None
     if cfg.dom0 and cfg.irqlab:
         replay_model(cfg, record)
+    if cfg.own:
+        _never_booted(cfg, record)
     return record
+
+
+def _never_booted(cfg, record: dict):
+    """--kernel PATH: a kernel that never started guest/init (no
+    "irqlab-init:" line on its console) is said to be the one at fault;
+    the report shows its console's last lines."""
+    o = record["outcome"]
+    if o["status"] != "done" and not any(
+            "irqlab-init:" in x for x in record.get("console", [])):
+        o["detail"] = (o["detail"] + "; " if o["detail"] else "") + \
+            f"kernel {cfg.own.image} never started guest/init: its " \
+            "console's last lines are below"
 
 
 def replay_model(cfg, record: dict):

@@ -104,7 +104,7 @@ def main(args, build: str) -> int:
             " knows a native guest's path and a PV dom0's: --dom0)")
         return 2
     from .cli import config
-    cfg = config(args, build)
+    cfg = config(args, build, own_kernel=False)
     if cfg is None:
         return 2
     cfg.timeout = args.timeout or (600.0 if args.batch else FOREVER)

@@ -96,6 +96,9 @@ class Config:
     cuts: int = 0
     storm_drop: int = 0
     msi_log_size: int | None = None     # None: log_size() of the run
+    # --kernel PATH: a developer's kernel (ownkernel.OwnKernel), booted
+    # instead, the guest of the same release its series if any
+    own: object = None
 
     @property
     def guest_dir(self) -> str:
@@ -108,6 +111,8 @@ class Config:
         (build/guest/vmlinux-<ver>), which QEMU starts at the PVH entry
         point: the same kernel, about 5 s of TCG sooner on every boot.
         """
+        if self.own is not None:
+            return self.own.release, self.own.image, self.own.initramfs
         with open(os.path.join(self.guest_dir, "kernel-version")) as f:
             ver = f.read().strip()
         if self.xen or self.dom0:
@@ -340,6 +345,7 @@ def new_record(cfg: Config, **more) -> dict:
             "storm": cfg.storm, "cuts": cfg.cuts,
             "storm-drop": cfg.storm_drop,
             "linux-vectors": linux_vector_names(cfg),
+            "kernel-config": cfg.own.record() if cfg.own else None,
             "reports": {}, "qmp": {}, "times": {}, "sync-host-s": {},
             **more}
 

@@ -28,6 +28,9 @@ class Scenario:
     name: str
     default_queues: int     # the I/O queues the device offers by default
     block: bool             # needs a disk
+    # the modules guest/init's load_driver loads (their dependencies
+    # found by scripts/irqlab-guest), when not built in
+    modules: tuple = ()
 
     @property
     def device_type(self) -> str:
@@ -63,7 +66,9 @@ class Scenario:
 
 
 SCENARIOS = {s.name: s for s in (
-    Scenario("msix-testdev", 64, False),
-    Scenario("nvme", 64, True),         # hw/nvme: max_ioqpairs=64
-    Scenario("virtio-blk", 4, True),    # as affinity.py's table measured
+    Scenario("msix-testdev", 64, False, ("msix_testdev",)),
+    # hw/nvme: max_ioqpairs=64
+    Scenario("nvme", 64, True, ("nvme",)),
+    # as affinity.py's table measured
+    Scenario("virtio-blk", 4, True, ("virtio_pci", "virtio_blk")),
 )}
