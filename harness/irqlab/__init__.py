@@ -19,7 +19,7 @@ One concept per module:
   affinity   managed affinity: the tables measured at -smp 8 and the
              expectations derived from the guest's CPUs
   checks     the cross-checks, each PASS or FAIL
-  verdict    one check's verdict
+  verdict    one check's verdict, and what of the kernel it needs
   faults     test hooks that break a value on purpose
   stall      what stopped a run that stopped making progress, in words
   xen        a Xen HVM guest's vectors, hop by hop (--xen)
@@ -27,6 +27,10 @@ One concept per module:
   xenkeys    Xen's own view through its debug keys (--dom0)
   xenmodel   xen-physirq's replay of a --dom0 run against Xen's
   scenario   the devices under test and their QEMU options
+  kimage     a kernel image: its release, a bzImage's payload
+  kconfig    a kernel's configuration (IKCONFIG or beside the image) and
+             what runs and checks need of it
+  ownkernel  --kernel PATH: its needs, modules and initramfs
   machine    QEMU's command line, launch, the synchronised run and its
              record
   analysis   a run's record to its report: the sequence, rows, checks
