@@ -178,7 +178,7 @@ def prepare(build: str, top: str, path: str, modules: str | None,
         k.unmet["irqchain"] = (
             f"{kconfig.NEEDS['irqchain'].what}: none for {release} (give it "
             f"with --module; make -C KDIR M={top}/guest/irqchain modules)")
-    for key, why in k.unmet.items():
+    for why in k.unmet.values():
         log(f"irqlab: kernel {release}: missing {why}; the checks that "
             "need it are skipped")
     k.initramfs = _initramfs(build, top, k, tops, log)

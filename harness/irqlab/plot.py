@@ -279,7 +279,8 @@ def _summary(a, events, lanes) -> str:
         parts.append(f"{', '.join(extra)}: not a vector, drawn for its "
                      "traffic")
     nfail = sum(not c.ok for c in a.checks)
-    parts.append(f"checks: {len(a.checks) - nfail} passed, {nfail} failed")
+    parts.append(f"checks: {len(a.checks) - nfail} passed, {nfail} failed"
+                 + (f", {len(a.skipped)} skipped" if a.skipped else ""))
     return "; ".join(parts)
 
 
