@@ -113,7 +113,12 @@ def find(image: str) -> tuple[Config, str | None]:
         raise kimage.ImageError(f"{image} is neither a bzImage nor an ELF "
                                 "vmlinux")
     rel = kimage.release(data)
-    text = image_ikconfig(data)
+    # A payload the harness cannot open (LZ4, say) still leaves the files
+    # beside the image.
+    try:
+        text, inside = image_ikconfig(data), ""
+    except kimage.ImageError as e:
+        text, inside = None, f" ({e})"
     if text is not None:
         return Config(parse(text), f"IKCONFIG in {image}"), rel
     for path in beside(image, rel):
@@ -121,8 +126,8 @@ def find(image: str) -> tuple[Config, str | None]:
             with open(path, errors="replace") as f:
                 return Config(parse(f.read()), path), rel
     raise ConfigError(
-        f"no configuration for {image}: no IKCONFIG in it "
-        "(CONFIG_IKCONFIG), and none of " +
+        f"no configuration for {image}: no IKCONFIG found in it "
+        f"(CONFIG_IKCONFIG){inside}, and none of " +
         ", ".join(beside(image, rel)) + " exists")
 
 

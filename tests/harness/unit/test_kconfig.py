@@ -161,6 +161,17 @@ class Find(unittest.TestCase):
         self.assertIn(os.path.join(self.dir, "config-6.99.0"),
                       str(e.exception))
 
+    def test_unreadable_payload_leaves_the_file_beside(self):
+        img = bytearray(bzimage("6.99.0", vmlinux("6.99.0")))
+        start = 3 * 512 + 0x40          # the payload (bzimage(): 2 sects)
+        img[start:start + 6] = b"\x02\x21\x4c\x18\0\0"     # LZ4
+        path = self.write("vmlinuz-6.99.0", bytes(img))
+        with self.assertRaises(kconfig.ConfigError) as e:
+            kconfig.find(path)
+        self.assertIn("magic 02214c18", str(e.exception))
+        cfg = self.write("config-6.99.0", "CONFIG_PCI_MSI=y\n")
+        self.assertEqual(kconfig.find(path)[0].source, cfg)
+
     def test_not_an_image(self):
         path = self.write("notes.txt", "hello\n")
         with self.assertRaises(kimage.ImageError):
