@@ -364,7 +364,8 @@ def _own_kernel(cfg, args, vfio: bool) -> bool:
             cfg.build, top, args.kernel, args.modules, args.module,
             cfg.scenario, cfg.iommu, bool(cfg.xen), cfg.dom0, vfio,
             {s: guest_dir(cfg.build, s) for s in KERNELS},
-            log=lambda m: print(m, file=sys.stderr))
+            log=lambda m: print(m, file=sys.stderr),
+            storm=cfg.storm is not None)
     except OwnKernelError as e:
         print(f"irqlab: error: {e}", file=sys.stderr)
         return False

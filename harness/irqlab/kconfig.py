@@ -164,6 +164,8 @@ NEEDS = {n.key: n for n in (
          ("INTEL_IOMMU", "IRQ_REMAP")),
     Need("xen", "a Xen HVM guest", ("XEN", "XEN_PVHVM")),
     Need("dom0", "a Xen PV dom0", ("XEN_PV", "XEN_DOM0")),
+    # --storm's hotplug worker takes CPUs offline and online again.
+    Need("hotplug", "CPU hotplug", ("HOTPLUG_CPU",)),
     Need("vfio", "vfio-pci", ("VFIO", "VFIO_PCI", "VFIO_IOMMU_TYPE1"),
          modular=True),
     # Our guest/irqchain module, built for the kernel: no option, a
@@ -174,7 +176,7 @@ NEEDS = {n.key: n for n in (
 
 
 def run_needs(scenario: str, iommu: bool, xen: bool, dom0: bool,
-              vfio: bool) -> list[str]:
+              vfio: bool, storm: bool = False) -> list[str]:
     """The NEEDS keys a whole run has: without any of them it cannot
     run.  (A check's own needs are in its Check.needs.)"""
     keys = ["init", "msi"]
@@ -188,6 +190,8 @@ def run_needs(scenario: str, iommu: bool, xen: bool, dom0: bool,
         keys.append("xen")
     if dom0:
         keys.append("dom0")
+    if storm:
+        keys.append("hotplug")
     return keys
 
 

@@ -106,7 +106,8 @@ def vermagic(ko: str) -> str | None:
 
 def prepare(build: str, top: str, path: str, modules: str | None,
             own: list, scenario: str, iommu: bool, xen: bool, dom0: bool,
-            vfio: bool, guests: dict, log=print) -> OwnKernel:
+            vfio: bool, guests: dict, log=print,
+            storm: bool = False) -> OwnKernel:
     """
     The kernel at @path ready to boot: its configuration checked against
     what the run needs, its modules chosen, its initramfs made (or found
@@ -140,7 +141,7 @@ def prepare(build: str, top: str, path: str, modules: str | None,
     k = OwnKernel(image, release, config, series, folder)
 
     unmet = kconfig.unmet(config, kconfig.run_needs(scenario, iommu, xen,
-                                                    dom0, vfio))
+                                                    dom0, vfio, storm))
     if unmet:
         raise OwnKernelError(
             f"kernel {path} ({config.source}) cannot run this: " +
