@@ -115,7 +115,7 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
     a.host = HostView.from_qmp(qmp["x-query-msix"], qmp["x-query-msix-log"])
     irtes = {int(k): v for k, v in (run.get("irte") or {}).items()}
     if run.get("xen"):
-        return _analyze_xen(a, qmp, fault)
+        return _analyze_xen(a, qmp, fault, storm_fault)
     if run.get("dom0"):
         return _analyze_dom0(a, fault)
     if run.get("vfio"):
@@ -196,7 +196,8 @@ def _expectations(run: dict) -> list[Check]:
     return out
 
 
-def _analyze_xen(a: Analysis, qmp: dict, fault: str | None) -> Analysis:
+def _analyze_xen(a: Analysis, qmp: dict, fault: str | None,
+                 storm_fault: str | None = None) -> Analysis:
     """A Xen HVM guest: the sequence as Xen's MSI domain makes it, then
     each vector through its pirq and port (xen.py) instead of the local
     APIC checks, and the unload."""
@@ -215,7 +216,10 @@ def _analyze_xen(a: Analysis, qmp: dict, fault: str | None) -> Analysis:
         f"log size {a.host.log['size']}, "
         f"{a.host.log['overwritten']} overwritten"))
     a.checks += xen.checks(a.xen_rows, a.guest, xirqs)
-    _unload(a)
+    if a.run.get("storm"):
+        _storm(a, storm_fault)
+    else:
+        _unload(a)
     return a
 
 
