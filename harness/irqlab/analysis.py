@@ -154,6 +154,9 @@ def _analyze(run: dict, fault: str | None) -> Analysis:
         a.rows, a.guest, run["iommu"],
         driver=run["scenario"] == "msix-testdev")
     a.checks += irqchain.checks(a.rows, a.chains, a.host, a.guest.apicid)
+    domain = irqchain.device_domain(a.chains)
+    if domain:
+        sequence.note_device_domain(a.steps, domain)
 
     a.expectation = affinity.expect(run["scenario"], run["smp"],
                                     run["queues"] is None, run["io_queues"],

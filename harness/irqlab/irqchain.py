@@ -206,6 +206,17 @@ def per_device_domain(level: Level) -> str | None:
     return m.group(1) if m else None
 
 
+def device_domain(chains: dict | None) -> str | None:
+    """The per-device MSI domain the device's irqs live in (its name, as
+    msi_create_device_irq_domain() made it: "PCI-MSIX-0000:00:04.0-12"
+    is that domain's irq 12), or None: 6.1's global PCI-MSI, or no
+    chains."""
+    for c in (chains or {}).values():
+        if c.dev == BDF and c.levels and per_device_domain(c.levels[0]):
+            return c.levels[0].domain
+    return None
+
+
 def _msi_level_check(grp: str, top: Level, entry: int) -> Check:
     """The MSI level's hwirq names this entry of 00:04.0: in a global
     domain through pci_msi_domain_calc_hwirq(), in the device's own

@@ -345,6 +345,19 @@ def _annotate(steps: list[Step], enable: int, clear: int | None,
         st.note = prefix + note
 
 
+def note_device_domain(steps: list[Step], domain: str):
+    """6.2 and later: before msix_capability_init(), __pci_enable_msix_range()
+    made the device its own MSI domain (pci_setup_msix_device_domain() ->
+    msi_create_device_irq_domain()), @domain as the guest's chains name
+    it.  It writes nothing to the device, so the note goes on the first
+    step it precedes: the last allocation's ENABLE|MASKALL."""
+    first = [st for st in steps
+             if st.note.endswith("msix_capability_init 1: ENABLE|MASKALL")]
+    if first:
+        first[-1].note = (f"pci_setup_msix_device_domain: {domain}; "
+                          + first[-1].note)
+
+
 def annotate_teardown(steps: list[Step]):
     """The steps after the driver let go (unbind)."""
     for st in steps:
