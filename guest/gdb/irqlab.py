@@ -364,18 +364,21 @@ def _pdev_arg(argreg, text):
 
 
 # Where the struct device * and the count are: 6.1's (domain, dev, nvec)
-# functions, 6.2+'s (dev, domid, nirqs) and (dev, ctrl).
+# functions, 6.2+'s (dev, domid, nirqs) and (dev, ctrl), and
+# msi_create_device_irq_domain()'s (dev, domid, template, hwsize, ...).
 _DEV_ARGS = {"msi_domain_alloc_irqs_descs_locked": ("rsi", "rdx"),
              "__msi_domain_alloc_irqs": ("rsi", "rdx"),
              "msi_domain_alloc_irqs_all_locked": ("rdi", "rdx"),
-             "__msi_domain_alloc_locked": ("rdi", None)}
+             "__msi_domain_alloc_locked": ("rdi", None),
+             "msi_create_device_irq_domain": ("rdi", "rcx", "hwsize")}
 
 
 def _dev_arg(fn):
-    dev, count = _DEV_ARGS[fn.name]
+    dev, count, *label = _DEV_ARGS[fn.name]
     if S.pdev is None or reg(dev) != dut_dev():
         return None
-    return Hit(fn, f"nvec {reg(count)}" if count else "")
+    return Hit(fn, f"{label[0] if label else 'nvec'} {reg(count)}"
+               if count else "")
 
 
 def _affinity_masks(fn):
@@ -721,8 +724,14 @@ WALK_FUNCTIONS = [
         inlined=("msix_capability_init", "msix_setup_interrupts",
                  "msix_map_region", "msix_setup_msi_descs")),
     WalkFunction(
-        ["irq_create_affinity_masks"], "spread the vectors over the CPUs",
-        _affinity_masks),
+        ["pci_setup_msix_device_domain"], "6.2+: the device's own MSI-X "
+        "domain, before msix_capability_init() touches the device",
+        _pdev_arg("rdi", lambda p: f"dev {pci_name(p)} hwsize "
+                  f"{reg('rsi')}")),
+    WalkFunction(
+        ["msi_create_device_irq_domain"], "6.2+: create it from the "
+        "PCI-MSIX template (a domain per device, hwirq = the entry)",
+        _dev_arg),
     WalkFunction(
         ["pci_msi_setup_msi_irqs"], "PCI/MSI -> the MSI irq domain",
         _pdev_arg("rdi", lambda p: f"dev {pci_name(p)} nvec {reg('rsi')}"
