@@ -59,6 +59,7 @@
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/irq.h>
 #include <linux/jiffies.h>
+#include <linux/kernel_stat.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -165,6 +166,9 @@ struct msix_testdev_vector {
 	/* The storm; the handler's fields are written by the handler only. */
 	long storm_base;		/* interrupts when the storm started */
 	unsigned long storm_spurious;	/* handler calls that took nothing */
+	unsigned long storm_replays;	/* ...made by handle_edge_irq()'s loop */
+	int storm_last_cpu;		/* the last call's CPU... */
+	unsigned long storm_last_sum;	/* ...and its kstat.irqs_sum */
 	unsigned long storm_outside;	/* handled outside the affinity */
 	int storm_outside_cpu;		/* the first such CPU, -1: none */
 	cpumask_var_t storm_prev;	/* effective affinity, last call */
@@ -368,12 +372,19 @@ static bool tdev_process_cq(struct msix_testdev_queue *q)
 /*
  * The handler during the storm: take the vector's message (STORM_TAKE),
  * so the device raises it again, and see that the CPU is in the vector's
- * effective affinity.  A call that takes nothing is a spurious one: Linux
- * makes those, msi_set_affinity() says, when moving a vector races with
- * an interrupt of the same vector number on the old CPU.  Linux moves a
- * non-remapped MSI in the acknowledgement of the next interrupt on the
+ * effective affinity.  Whether it took a message.
+ *
+ * A call that takes nothing is a spurious one: Linux makes those,
+ * msi_set_affinity() says, when moving a vector races with an interrupt
+ * of the same vector number on the old CPU.  A call can also be a replay:
+ * when the interrupt arrives on another CPU while this one runs the
+ * handler, handle_edge_irq() there only marks it pending, uncounted, and
+ * here calls the handler again; the CPU's kstat.irqs_sum, which every
+ * counted interrupt bumps, has then not moved since the last call.  The
+ * affinity is the delivery's, which a replay does not show.  Linux moves
+ * a non-remapped MSI in the acknowledgement of the next interrupt on the
  * old CPU (irq_move_irq()), so the handler of that one interrupt runs
- * where the affinity was: last call's mask.  Whether it took a message.
+ * where the affinity was: last call's mask.
  */
 static bool tdev_storm_message(struct msix_testdev_vector *vec, int irq)
 {
@@ -381,12 +392,18 @@ static bool tdev_storm_message(struct msix_testdev_vector *vec, int irq)
 	const struct cpumask *eff =
 		irq_data_get_effective_affinity_mask(irq_get_irq_data(irq));
 	unsigned int cpu = raw_smp_processor_id();
+	unsigned long sum = this_cpu_read(kstat.irqs_sum);
 	bool taken = readl(tdev->bar + MSIX_TESTDEV_STORM_TAKE(vec->index));
+	bool replay = cpu == vec->storm_last_cpu && sum == vec->storm_last_sum;
 
+	vec->storm_last_cpu = cpu;
+	vec->storm_last_sum = sum;
 	if (!taken)
 		vec->storm_spurious++;
-	if (!cpumask_test_cpu(cpu, eff) &&
-	    !cpumask_test_cpu(cpu, vec->storm_prev)) {
+	if (replay) {
+		vec->storm_replays++;
+	} else if (!cpumask_test_cpu(cpu, eff) &&
+		   !cpumask_test_cpu(cpu, vec->storm_prev)) {
 		if (!vec->storm_outside++)
 			vec->storm_outside_cpu = cpu;
 	}
@@ -836,6 +853,14 @@ static int tdev_storm_maskall(struct msix_testdev *tdev)
 
 	if (!pdev->msix_enabled)
 		return -EINVAL;
+	/*
+	 * Keep CPUs from coming online meanwhile: on AMD family 0xf-0x16
+	 * (QEMU's default qemu64) each one runs early_init_amd()'s lockless
+	 * read_pci_config(0, 0x18, 0, 0x68), which can move the shared 0xCF8
+	 * address latch between our type 1 address and data accesses: we
+	 * would read 0xffff, or our write would go to 00:18.0 and be lost.
+	 */
+	cpus_read_lock();
 	mutex_lock(&tdev->storm_lock);
 	pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &ctrl);
 	pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
@@ -845,6 +870,7 @@ static int tdev_storm_maskall(struct msix_testdev *tdev)
 	pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, ctrl);
 	tdev->storm_maskalls++;
 	mutex_unlock(&tdev->storm_lock);
+	cpus_read_unlock();
 	return 0;
 }
 
@@ -974,7 +1000,7 @@ static const struct file_operations storm_fops = {
 /*
  * Per vector: the device's raises and acknowledgements (STORM_RAISED,
  * STORM_ACKED), the handler's calls since "start", those that took no
- * message (spurious), those on a CPU
+ * message (spurious), those handle_edge_irq() replayed, those on a CPU
  * outside the effective affinity (and the first such CPU, -1: none), the
  * "mask" commands done and skipped, the pauses for CPUs going offline.
  * Then the "maskall" commands done.
@@ -985,16 +1011,17 @@ static int storm_counts_show(struct seq_file *m, void *unused)
 	unsigned int i;
 
 	mutex_lock(&tdev->storm_lock);
-	seq_puts(m, "vector irq raised acked interrupts spurious outside outside_cpu masks skipped pauses\n");
+	seq_puts(m, "vector irq raised acked interrupts spurious replays outside outside_cpu masks skipped pauses\n");
 	for (i = 0; i < tdev->nr_vectors; i++) {
 		struct msix_testdev_vector *vec = &tdev->vectors[i];
 
-		seq_printf(m, "%u %d %llu %llu %ld %lu %lu %d %ld %ld %lu\n", i, vec->irq,
+		seq_printf(m, "%u %d %llu %llu %ld %lu %lu %lu %d %ld %ld %lu\n", i, vec->irq,
 			   tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_RAISED),
 			   tdev_storm_count(tdev, i, MSIX_TESTDEV_REG_STORM_ACKED),
 			   tdev->storming ? atomic_long_read(&vec->interrupts) -
 					    vec->storm_base : 0,
 			   READ_ONCE(vec->storm_spurious),
+			   READ_ONCE(vec->storm_replays),
 			   READ_ONCE(vec->storm_outside),
 			   READ_ONCE(vec->storm_outside_cpu),
 			   atomic_long_read(&vec->storm_masks),
@@ -1083,6 +1110,7 @@ static int tdev_setup_io_queues(struct msix_testdev *tdev,
 		vec->index = i;
 		vec->irq = pci_irq_vector(pdev, i);
 		vec->storm_outside_cpu = -1;
+		vec->storm_last_cpu = -1;
 		if (!zalloc_cpumask_var(&vec->handler_cpus, GFP_KERNEL) ||
 		    !zalloc_cpumask_var(&vec->storm_prev, GFP_KERNEL))
 			return -ENOMEM;

@@ -9,8 +9,8 @@ from irqlab import faults, storm
 from irqlab.guest import ReportError
 
 COUNTS = "/sys/kernel/debug/msix_testdev/0000:00:04.0/storm_counts"
-HEAD = ("vector irq raised acked interrupts spurious outside outside_cpu "
-        "masks skipped pauses\n")
+HEAD = ("vector irq raised acked interrupts spurious replays outside "
+        "outside_cpu masks skipped pauses\n")
 
 
 def interrupts(counts: dict[int, tuple[int, int]]) -> str:
@@ -37,8 +37,8 @@ def record() -> dict:
             "loaded": {"/proc/interrupts": interrupts({24: (3, 0),
                                                        25: (0, 1)})},
             "storm": {
-                COUNTS: HEAD + "0 24 10 10 11 1 0 -1 4 0 0\n"
-                        "1 25 7 7 7 0 0 -1 4 1 1\nmaskall 3\n",
+                COUNTS: HEAD + "0 24 10 10 11 1 0 0 -1 4 0 0\n"
+                        "1 25 7 7 7 0 0 0 -1 4 1 1\nmaskall 3\n",
                 "/proc/interrupts": interrupts({24: (5, 9), 25: (4, 4)}),
                 "/tmp/storm-uptime-start": "10.00 70.00\n",
                 "/proc/uptime": "12.50 80.00\n", **workers}},
@@ -82,8 +82,8 @@ class Accounting(unittest.TestCase):
     def test_no_storm_is_no_pass(self):
         # Nothing raised twice and nothing held: the run proved nothing.
         r = record()
-        r["reports"]["storm"][COUNTS] = HEAD + "0 24 1 1 1 0 0 -1 0 0 0\n" \
-            "1 25 1 1 1 0 0 -1 0 0 0\nmaskall 0\n"
+        r["reports"]["storm"][COUNTS] = HEAD + "0 24 1 1 1 0 0 0 -1 0 0 0\n" \
+            "1 25 1 1 1 0 0 0 -1 0 0 0\nmaskall 0\n"
         r["qmp"]["storm-cut-1"] = msix([4, 2], [0, 0])
         r["qmp"]["storm"] = msix([0, 0], [0, 0])
         r["reports"]["storm"]["/proc/interrupts"] = interrupts(
@@ -95,13 +95,22 @@ class Accounting(unittest.TestCase):
 
     def test_spurious_calls_only_where_a_move_explains_them(self):
         r = record()
-        r["reports"]["storm"][COUNTS] = HEAD + "0 24 10 10 11 1 0 -1 4 0 0\n" \
-            "1 25 7 7 8 1 0 -1 4 1 1\nmaskall 3\n"
+        r["reports"]["storm"][COUNTS] = HEAD + "0 24 10 10 11 1 0 0 -1 4 0 0\n" \
+            "1 25 7 7 8 1 0 0 -1 4 1 1\nmaskall 3\n"
         r["reports"]["storm"]["/proc/interrupts"] = interrupts(
             {24: (5, 9), 25: (4, 5)})
         failed = [c for c in storm.checks(storm.build(r)) if not c.ok]
         self.assertEqual([c.detail for c in failed],
-                         ["vector 1: 1 spurious, 5 moves of vector 0"])
+                         ["vector 1: 1 spurious, 0 replays, 5 moves of "
+                          "vector 0"])
+
+    def test_a_replay_is_not_in_proc_interrupts(self):
+        # handle_edge_irq() ran the handler twice, counting once.
+        r = record()
+        r["reports"]["storm"][COUNTS] = HEAD + "0 24 10 10 12 2 1 0 -1 4 0 0\n" \
+            "1 25 7 7 7 0 0 0 -1 4 1 1\nmaskall 3\n"
+        self.assertEqual([c for c in storm.checks(storm.build(r))
+                          if not c.ok], [])
 
     def test_a_worker_that_failed(self):
         r = record()
