@@ -190,12 +190,11 @@ def checks(s: Storm) -> list[Check]:
     # there by handle_edge_irq(), uncounted.  Only the vector the affinity
     # worker moves (the unmanaged one) moves that way.
     moves = (s.workers.get("affinity") or (0, 0))[0]
-    moved = [v for v in s.vectors if v.index == MOVED_VECTOR]
     per_vector("spurious handler calls and replays only on the vector "
                "moved through smp_affinity (msi_set_affinity()'s "
                "retrigger), at most one each a move",
                lambda v: (v.spurious == 0 and v.replays == 0) or (
-                   v in moved and v.spurious <= moves and
+                   v.index == MOVED_VECTOR and v.spurious <= moves and
                    v.replays <= moves),
                lambda v: f"{v.spurious} spurious, {v.replays} replays, "
                f"{moves} moves of vector {MOVED_VECTOR}")

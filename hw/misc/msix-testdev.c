@@ -162,6 +162,12 @@ static void update_intx(MsixTestdevState *s)
     pci_set_irq(pci, level);
 }
 
+/* The MSI vector that stands for @vector: modulo the vectors enabled */
+static unsigned msi_vector_of(PCIDevice *pci, unsigned vector)
+{
+    return vector % msi_nr_vectors_allocated(pci);
+}
+
 /* Signal interrupt vector @vector by whatever the guest enabled. */
 static void notify_vector(MsixTestdevState *s, unsigned vector)
 {
@@ -171,7 +177,7 @@ static void notify_vector(MsixTestdevState *s, unsigned vector)
         trace_msix_testdev_notify(vector, "msix");
         msix_notify(pci, vector);
     } else if (msi_enabled(pci)) {
-        unsigned v = vector % msi_nr_vectors_allocated(pci);
+        unsigned v = msi_vector_of(pci, vector);
 
         if (s->intms & BIT(v)) {
             trace_msix_testdev_notify(v, "msi held by INTMS");
@@ -196,9 +202,10 @@ static bool storm_in_flight(MsixTestdevState *s, uint32_t vector)
 /*
  * The storm's tick: raise each storming vector that has no message in
  * flight, then tick again an interval later.  One message in flight per
- * vector, re-armed only by the guest's STORM_ACK, is what lets the
- * guest count every message: two messages of a vector in flight at once
- * could merge in the local APIC's IRR, which nobody counts.
+ * vector, re-armed only when the guest takes it (STORM_TAKE, STORM_ACK),
+ * is what lets the guest count every message: two messages of a vector
+ * in flight at once could merge in the local APIC's IRR, which nobody
+ * counts.
  */
 static void storm_tick(void *opaque)
 {
@@ -253,10 +260,10 @@ static bool storm_held(MsixTestdevState *s, uint32_t vector)
     PCIDevice *pci = PCI_DEVICE(s);
 
     if (msix_enabled(pci)) {
-        return pci->msix_pba[vector / 8] & BIT(vector % 8);
+        return msix_is_pending(pci, vector);
     }
     return msi_enabled(pci) &&
-           (s->msi_pending & BIT(vector % msi_nr_vectors_allocated(pci)));
+           (s->msi_pending & BIT(msi_vector_of(pci, vector)));
 }
 
 /*
